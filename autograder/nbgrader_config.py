@@ -1,0 +1,30 @@
+"""nbgrader configuration for the course (loaded by autograder.pipeline and by the root
+``nbgrader_config.py`` that JupyterLab's nbgrader extension and the ``nbgrader`` CLI read).
+
+Sources are the notebooks in ``solutions/<lab>/``; the student release goes to ``labs/<lab>/``.
+Grading work folders live under ``$COURSE_GRADING_DIR`` (default ``grading/``, gitignored).
+"""
+
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821 (injected by traitlets)
+
+root = Path(__file__).resolve().parent.parent
+grading = Path(os.environ.get("COURSE_GRADING_DIR", root / "grading")).resolve()
+
+c.CourseDirectory.course_id = "applied-ml"
+c.CourseDirectory.root = str(root)
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "labs"
+c.CourseDirectory.submitted_directory = str(grading / "submitted")
+c.CourseDirectory.autograded_directory = str(grading / "autograded")
+c.CourseDirectory.feedback_directory = str(grading / "feedback")
+c.CourseDirectory.db_url = f"sqlite:///{grading / 'gradebook.db'}"
+c.Exchange.root = str(grading / "exchange")  # unused, but nbgrader wants it writable
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.bak"]
+
+# Labs train models: nbgrader's 30 s default cell timeout is too short even in fast mode.
+c.ExecutePreprocessor.timeout = 600
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

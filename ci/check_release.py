@@ -1,0 +1,91 @@
+"""Release checks: ``labs/`` must be exactly what nbgrader generates from ``solutions/``, and leak-free.
+
+    python -m ci.check_release        # exit 1 with a list of problems, 0 when in sync and clean
+
+Regenerates every lab into a temporary folder (with a scratch gradebook) and compares file by file,
+so a hand-edited or stale release is caught. Leak check: no solution or hidden-test marker, and no
+line of a hidden test or of a solution block appears in the released notebook.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from autograder import pipeline
+
+MARKERS = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS|BEGIN MARK SCHEME")
+BLOCK = re.compile(
+    r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.DOTALL
+)
+
+
+def secret_lines(solution: Path) -> set[str]:
+    """Lines only the instructor may see: inside solution/hidden-test blocks and nowhere else."""
+    hidden, public = set(), set()
+    for cell in nbformat.read(solution, as_version=4).cells:
+        for _, block in BLOCK.findall(cell.source):
+            hidden.update(s for line in block.splitlines() if len(s := line.strip()) > 12)
+        public.update(line.strip() for line in BLOCK.sub("", cell.source).splitlines())
+    return hidden - public
+
+
+def leaks(solution: Path, release: Path) -> list[str]:
+    problems = []
+    secrets = secret_lines(solution)
+    for index, cell in enumerate(nbformat.read(release, as_version=4).cells):
+        if MARKERS.search(cell.source):
+            problems.append(f"{release.name} cell {index}: solution/hidden-test marker")
+        shown = {line.strip() for line in cell.source.splitlines()}
+        for line in sorted(secrets & shown):
+            problems.append(f"{release.name} cell {index}: leaks solution/hidden line {line!r}")
+    return problems
+
+
+def differences(expected_dir: Path, actual_dir: Path) -> list[str]:
+    problems = []
+    comparison = filecmp.dircmp(expected_dir, actual_dir, ignore=[".ipynb_checkpoints", "__pycache__"])
+    problems += [f"missing from labs/: {name}" for name in comparison.left_only]
+    problems += [f"not produced by the release: labs/{actual_dir.name}/{name}" for name in comparison.right_only]
+    for name in comparison.common_files:
+        if (expected_dir / name).read_bytes() != (actual_dir / name).read_bytes():
+            problems.append(f"labs/{actual_dir.name}/{name} differs from the generated release")
+    return problems
+
+
+def check(labs_dir: Path = pipeline.LABS) -> list[str]:
+    problems = []
+    names = pipeline.lab_names()
+    stray = sorted(p.name for p in labs_dir.iterdir() if p.is_dir() and p.name not in names) if labs_dir.is_dir() else []
+    problems += [f"labs/{name} has no source in solutions/{name}" for name in stray]
+    with tempfile.TemporaryDirectory(prefix="release-check-") as scratch:
+        scratch = Path(scratch)
+        for lab in names:
+            generated = pipeline.release(lab, release_dir=scratch / "labs", grading_dir=scratch / "grading")
+            if not (labs_dir / lab).is_dir():
+                problems.append(f"labs/{lab} is missing: run `make release`")
+                continue
+            problems += differences(generated, labs_dir / lab)
+            for notebook in sorted((labs_dir / lab).glob("*.ipynb")):
+                problems += leaks(pipeline.SOLUTIONS / lab / notebook.name, notebook)
+    return problems
+
+
+def main() -> int:
+    problems = check()
+    for problem in problems:
+        print("release check:", problem)
+    if problems:
+        print("The student release is out of sync or leaks: run `make release` and commit labs/.")
+        return 1
+    print(f"release in sync and leak-free for {len(pipeline.lab_names())} lab(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

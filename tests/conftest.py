@@ -1,0 +1,23 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from ci import env
+
+env.prepare()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    value = os.environ.get("COURSE_DATA_DIR")
+    if not value or not Path(value).is_dir():
+        raise RuntimeError("COURSE_DATA_DIR must point at the course data mirror (e.g. ../shared/data)")
+    return Path(value)
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(cache))
+    return cache

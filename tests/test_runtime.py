@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from course import runtime
+
+
+@pytest.mark.parametrize(
+    "argument, env, nbgrader, expected",
+    [
+        (True, None, None, True),
+        (False, "1", "autograde", False),  # the explicit parameter wins
+        (None, "1", None, True),
+        (None, "0", "autograde", False),   # COURSE_FAST beats nbgrader's marker
+        (None, None, "autograde", True),   # on by itself under nbgrader
+        (None, None, None, False),
+    ],
+)
+def test_fast_mode_resolution(monkeypatch, argument, env, nbgrader, expected):
+    for name, value in [(runtime.FAST_VARIABLE, env), (runtime.NBGRADER_VARIABLE, nbgrader)]:
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert runtime.resolve_fast(argument) is expected
+
+
+def test_bad_fast_value_is_reported(monkeypatch):
+    monkeypatch.setenv(runtime.FAST_VARIABLE, "maybe")
+    with pytest.raises(ValueError, match="COURSE_FAST"):
+        runtime.resolve_fast(None)
+
+
+def test_choose_and_subset():
+    fast, full = runtime.Runtime(fast=True, seed=0), runtime.Runtime(fast=False, seed=0)
+    assert fast.choose(fast=1, full=12) == 1 and full.choose(fast=1, full=12) == 12
+    x, y = np.arange(10), np.arange(10) * 2
+    assert [len(a) for a in fast.subset(x, y, size=3)] == [3, 3]
+    assert len(full.subset(x, size=3)) == 10
+
+
+def test_seeding_makes_runs_repeatable():
+    runtime.seed_everything(5)
+    first = np.random.rand(3)
+    runtime.seed_everything(5)
+    assert np.array_equal(first, np.random.rand(3))
+
+
+def test_setup_prints_mode_and_device(capsys):
+    rt = runtime.setup(fast=True, seed=1)
+    out = capsys.readouterr().out
+    assert rt.fast and "FAST" in out and ("CPU" in out or "GPU" in out)
