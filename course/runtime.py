@@ -73,17 +73,38 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def device_report() -> str:
-    """One or two lines saying which accelerator TensorFlow will use."""
-    try:
+def _accelerators(backend: str) -> list[str]:
+    """Names of the GPUs the Keras backend will use (empty on CPU)."""
+    if backend == "tensorflow":
         import tensorflow as tf
+
+        return [
+            tf.config.experimental.get_device_details(g).get("device_name", g.name)
+            for g in tf.config.list_physical_devices("GPU")
+        ]
+    if backend == "jax":
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+def device_report() -> str:
+    """One or two lines saying which accelerator Keras will train on."""
+    try:
+        import keras
     except ImportError:
-        return "TensorFlow is not installed."
-    gpus = tf.config.list_physical_devices("GPU")
+        return "Keras is not installed."
+    backend = keras.backend.backend()
+    gpus = _accelerators(backend)
+    where = f"Keras {keras.__version__} ({backend} backend)"
     if gpus:
-        names = ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus)
-        return f"TensorFlow {tf.__version__} on GPU: {names}"
-    report = f"TensorFlow {tf.__version__} on CPU only ({os.cpu_count()} cores): training will be slow in full mode."
+        return f"{where} on GPU: {', '.join(gpus)}"
+    report = f"{where} on CPU only ({os.cpu_count()} cores): full mode will be slow."
     if on_colab():
         report += "\nOn Colab: Runtime > Change runtime type > Hardware accelerator: GPU, then rerun."
     return report
