@@ -13,12 +13,14 @@ executes the notebook (it sets ``NBGRADER_EXECUTION``), off otherwise.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sys
 from dataclasses import dataclass
 
 FAST_VARIABLE = "COURSE_FAST"
+RESULTS_VARIABLE = "COURSE_RESULTS"
 NBGRADER_VARIABLE = "NBGRADER_EXECUTION"
 
 # Quieten TensorFlow's C++ start-up chatter; must happen before TensorFlow is imported.
@@ -58,6 +60,20 @@ class Runtime:
             return arrays if len(arrays) > 1 else arrays[0]
         cut = tuple(a[:size] for a in arrays)
         return cut if len(cut) > 1 else cut[0]
+
+    def record(self, experiment: str, **measurements) -> dict:
+        """Report a measured result (accuracy, seconds, ...).
+
+        Always printed; also appended as one JSON line to the file named by ``$COURSE_RESULTS``
+        when it is set, which is how ``make bench`` collects the numbers a notebook measures.
+        """
+        entry = {"experiment": experiment, "mode": "fast" if self.fast else "full", **measurements}
+        print("result:", ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.items()))
+        path = os.environ.get(RESULTS_VARIABLE)
+        if path:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry, default=float) + "\n")
+        return entry
 
 
 def seed_everything(seed: int) -> None:
