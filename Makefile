@@ -32,6 +32,9 @@ release: setup      ## regenerate the student release labs/ from solutions/
 check-release: setup
 	$(BIN)/python -m ci.check_release
 
+bench: setup        ## benchmarks into benchmarks/results.md (up to an hour); a subset: make bench ONLY=mnist
+	$(BIN)/python -m benchmarks $(if $(ONLY),--only $(ONLY))
+
 lab: setup          ## JupyterLab on the course
 	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)
 

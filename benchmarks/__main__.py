@@ -1,0 +1,99 @@
+"""python -m benchmarks [--only SELECTOR[,SELECTOR...]] [--smoke] [--out DIR] [--list]
+
+A selector is a section (accuracy, speed, budget, grading), ``section:text`` (that section's items
+containing text), or ``text`` (the items of every section containing text, e.g. ``mnist``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from pathlib import Path
+
+from benchmarks import machine, report
+from benchmarks.options import Options
+from benchmarks.sections import RUN_ORDER, SECTIONS
+from ci import env
+
+
+def select(selectors: list[str], available: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Resolve --only selectors to the items to measure, per section; a selector matching nothing is an error."""
+    if not selectors:
+        return {name: list(found) for name, found in available.items()}
+    chosen: dict[str, list[str]] = {}
+    for selector in selectors:
+        section, _, text = selector.partition(":") if ":" in selector else (selector, "", "")
+        if section in available:
+            matched = {section: [i for i in available[section] if text.lower() in i.lower()]}
+        elif ":" in selector:
+            raise SystemExit(f"--only {selector}: no section '{section}' (sections: {', '.join(available)})")
+        else:
+            matched = {name: [i for i in found if selector.lower() in i.lower()] for name, found in available.items()}
+        if not any(matched.values()):
+            listing = "; ".join(f"{name}: {', '.join(found) or '(none)'}" for name, found in available.items())
+            raise SystemExit(f"--only {selector}: matches nothing. Sections and items: {listing}")
+        for name, found in matched.items():
+            for item in found:
+                if item not in chosen.setdefault(name, []):
+                    chosen[name].append(item)
+    return {name: found for name, found in chosen.items() if found}
+
+
+def run(selectors: list[str], options: Options) -> list[Path]:
+    env.prepare()
+    options.work_dir.mkdir(parents=True, exist_ok=True)
+    available = {name: SECTIONS[name].items(options) for name in SECTIONS}
+    chosen = select(selectors, available)
+    store = report.load(options.out_dir)
+    run_info = machine.describe(smoke=options.smoke)
+    run_id = f"{run_info['date']} {uuid.uuid4().hex[:6]}"
+    # A section selected as a whole is replaced entirely (items that no longer exist disappear);
+    # otherwise only the measured items change.
+    whole = set(SECTIONS) if not selectors else {s for s in selectors if s in SECTIONS}
+    written: list[Path] = []
+    for name in [n for n in RUN_ORDER if n in chosen]:
+        if name in whole:
+            report.clear(store, name)
+        for item, entry in SECTIONS[name].measure(chosen[name], options):
+            report.update(store, name, item, run_id, run_info, entry)
+            written = report.save(store, options.out_dir, SECTIONS)  # after each item: an interrupted run keeps it
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="", help="comma-separated selectors (default: everything)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI; writes to build/bench-smoke")
+    parser.add_argument("--out", type=Path, help="folder for results.* and plots (default: benchmarks/)")
+    parser.add_argument("--list", action="store_true", help="list the sections and their items, run nothing")
+    parser.add_argument("--repeats", type=int, help="timed epochs per variant in the speed section")
+    parser.add_argument("--speed-images", type=int, help="images per timed epoch in the speed section")
+    parser.add_argument("--submissions", type=int, help="submissions per method in the grading section")
+    parser.add_argument("--all-variants", action="store_true", help="speed: mixed precision and XLA variants even on a CPU")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        options = Options.smoke_sizes(args.out or env.BUILD / "bench-smoke")
+    else:
+        options = Options(out_dir=args.out) if args.out else Options()
+    for name in ("repeats", "speed_images", "submissions"):
+        value = getattr(args, name)
+        if value is not None:
+            if value < 1:
+                parser.error(f"--{name.replace('_', '-')} must be at least 1")
+            setattr(options, name, value)
+    options.all_variants = args.all_variants
+    selectors = [s.strip() for s in args.only.split(",") if s.strip()]
+    if args.list:
+        env.prepare()
+        for name, module in SECTIONS.items():
+            print(f"{name}: {', '.join(module.items(options)) or '(none)'}")
+        return 0
+    written = run(selectors, options)
+    print("wrote", ", ".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Grading throughput: issue 9's batch grader against plain ``nbgrader autograde``, side by side.
+
+Both grade the same folder of copies of a lab's reference solution, in fast mode (as autograding
+runs), one method after the other in the same run: submissions per minute, and the ratio.
+
+The batch grader is :func:`autograder.pipeline.grade_batch` (issue 9). Until it is on this branch the
+section reports a *pending* row and measures nothing, rather than timing plain nbgrader alone.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import report
+from benchmarks.options import SMOKE_NOTEBOOK, Options
+from ci import env
+
+NAME = "grading"
+TITLE = "Grading throughput"
+INTRO = """
+Copies of a lab's reference solution graded in fast mode, twice over the same folder in one run: by
+`nbgrader autograde` (the CLI, one submission after another) and by the course's batch grader
+(`autograder.pipeline.grade_batch`, issue 9: parallel workers, sandboxed kernels).
+"""
+PENDING = "pending: the batch grader (autograder.pipeline.grade_batch, issue 9) is not merged yet"
+SMOKE_LAB = "smoke"
+
+
+def batch_grader():
+    """The batch grader, or None while issue 9 is not merged. This is the one place that looks for it."""
+    from autograder import pipeline
+
+    return getattr(pipeline, "grade_batch", None)
+
+
+def items(options: Options) -> list[str]:
+    from autograder import pipeline
+
+    return [SMOKE_LAB] if options.smoke else pipeline.lab_names()
+
+
+def measure(selected: list[str], options: Options):
+    grade_batch = batch_grader()
+    for lab in selected:
+        if grade_batch is None:
+            print(f"[grading] {lab}: {PENDING}", flush=True)
+            yield lab, {"rows": [{"name": "batch grader", "status": PENDING}]}
+            continue
+        yield lab, {"rows": _side_by_side(lab, grade_batch, options)}
+
+
+def _side_by_side(lab: str, grade_batch, options: Options) -> list[dict]:
+    work = options.work_dir / "grading" / lab
+    shutil.rmtree(work, ignore_errors=True)
+    course = _course_with(lab, work / "course", options)
+    students = [f"student{i:03d}" for i in range(options.submissions)]
+    flat = work / "submissions"
+    flat.mkdir(parents=True)
+    solution = course / "solutions" / lab / f"{lab}.ipynb"
+    for student in students:
+        shutil.copyfile(solution, flat / f"{student}.ipynb")
+    rows = []
+
+    # Plain nbgrader: the gradebook learns the lab from generate_assignment, then autograde grades
+    # nbgrader's submitted/<student>/<lab>/ folder one submission at a time.
+    plain = work / "plain"
+    for student in students:
+        target = plain / "submitted" / student / lab / f"{lab}.ipynb"
+        target.parent.mkdir(parents=True)
+        shutil.copyfile(flat / f"{student}.ipynb", target)
+    _nbgrader("generate_assignment", lab, course, plain)
+    print(f"[grading] {lab}: nbgrader autograde, {len(students)} submissions ...", flush=True)
+    start = time.perf_counter()
+    _nbgrader("autograde", lab, course, plain)
+    rows.append(_row("nbgrader autograde", len(students), time.perf_counter() - start, workers=1))
+
+    print(f"[grading] {lab}: batch grader, {len(students)} submissions ...", flush=True)
+    arguments = {"grading_dir": work / "batch", "progress": False}
+    if "course_dir" in inspect.signature(grade_batch).parameters:
+        arguments["course_dir"] = course
+    start = time.perf_counter()
+    batch = grade_batch(lab, flat, **arguments)
+    rows.append(_row("batch grader", len(students), time.perf_counter() - start, workers=batch.workers,
+                     full_marks=sum(r.score == r.max_score for r in batch.results)))
+    rows.append({"name": "ratio (batch / nbgrader)",
+                 "ratio": rows[1]["submissions_per_minute"] / rows[0]["submissions_per_minute"]})
+    return rows
+
+
+def _course_with(lab: str, course: Path, options: Options) -> Path:
+    """A scratch course folder holding only this lab (the smoke notebook is a one-exercise lab)."""
+    source = SMOKE_NOTEBOOK if options.smoke else env.ROOT / "solutions" / lab / f"{lab}.ipynb"
+    target = course / "solutions" / lab / f"{lab}.ipynb"
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(source, target)
+    return course
+
+
+def _nbgrader(command: str, lab: str, course: Path, grading: Path) -> None:
+    """The nbgrader CLI with the course's configuration, on a scratch course and grading folder."""
+    environment = {**os.environ, "COURSE_GRADING_DIR": str(grading)}
+    args = [sys.executable, "-m", "nbgrader", command, lab, "--force", f"--CourseDirectory.root={course}"]
+    done = subprocess.run(args, cwd=env.ROOT, env=environment, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"nbgrader {command} {lab} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+
+def _row(name: str, submissions: int, seconds: float, **extra) -> dict:
+    return {"name": name, "submissions": submissions, "seconds": round(seconds, 1),
+            "submissions_per_minute": 60 * submissions / seconds, **extra}
+
+
+def markdown(entries: dict) -> str:
+    rows = []
+    for lab, entry in entries.items():
+        for row in entry["rows"]:
+            if "status" in row:
+                rows.append([lab, row["name"], "", "", "", "", f"**{row['status']}**", entry["run"]])
+            elif "ratio" in row:
+                rows.append([lab, row["name"], "", "", "", "", f"**{row['ratio']:.2f}x**", entry["run"]])
+            else:
+                rows.append([lab, row["name"], row["submissions"], row.get("workers", ""), f"{row['seconds']:.0f}",
+                             report.number(row["submissions_per_minute"], 3), "", entry["run"]])
+    header = ["lab", "method", "submissions", "workers", "seconds", "submissions/min", "", "run"]
+    return report.table(header, rows, {"submissions", "workers", "seconds", "submissions/min"})
+
+
+def plot(entries: dict, path: Path) -> bool:
+    measured = [(lab, r) for lab, e in entries.items() for r in e["rows"] if "submissions_per_minute" in r]
+    if not measured:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(measured) + 1.2))
+    ax.barh([f"{lab}: {r['name']}" for lab, r in measured], [r["submissions_per_minute"] for _, r in measured])
+    ax.invert_yaxis()
+    ax.set_xlabel("submissions per minute")
+    ax.set_title("Grading throughput (fast mode)")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

@@ -1,0 +1,38 @@
+"""Functions taken straight from a course notebook, so that benchmarks time the notebooks' own
+models instead of copies of them."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+
+
+def functions(notebook: str | Path, *names: str) -> dict:
+    """Define the named top-level functions of ``notebook``'s code cells, with the notebook's imports.
+
+    Only ``import`` statements and the requested ``def``s are executed: nothing trains, nothing is
+    printed. Raises ``LookupError`` naming the notebook when a function is missing.
+    """
+    nb = nbformat.read(notebook, as_version=4)
+    imports, found = [], {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:  # IPython magics: such cells hold nothing we need
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                imports.append(node)
+            elif isinstance(node, ast.FunctionDef) and node.name in names:
+                found[node.name] = node
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise LookupError(f"{notebook} defines no function {', '.join(missing)}")
+    module = ast.Module(body=imports + [found[n] for n in names], type_ignores=[])
+    namespace: dict = {"__name__": f"notebook:{Path(notebook).stem}"}
+    exec(compile(module, str(notebook), "exec"), namespace)
+    return {n: namespace[n] for n in names}

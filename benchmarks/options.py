@@ -1,0 +1,33 @@
+"""Settings shared by the sections (sizes, repeats, folders), with the smoke-test sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ci import env
+
+HERE = Path(__file__).resolve().parent
+# A tiny notebook that records one result: smoke runs execute it instead of the course's labs.
+SMOKE_NOTEBOOK = HERE / "smoke.ipynb"
+
+
+@dataclass
+class Options:
+    smoke: bool = False
+    out_dir: Path = HERE
+    work_dir: Path = field(default_factory=lambda: env.BUILD / "bench")
+    # Training speed: images per timed epoch, timed epochs per variant (after one warm-up epoch).
+    speed_images: int = 6000
+    repeats: int = 5
+    # Mixed-precision and XLA variants even without a GPU (to test them; slow on a CPU).
+    all_variants: bool = False
+    # Grading throughput: copies of the reference solution graded by each method.
+    submissions: int = 100
+    # Full-mode notebooks train for minutes per cell on a CPU.
+    cell_timeout: int = 4 * 3600
+
+    @classmethod
+    def smoke_sizes(cls, out_dir: Path) -> "Options":
+        return cls(smoke=True, out_dir=out_dir, work_dir=out_dir / "work", speed_images=256, repeats=2,
+                   submissions=2, cell_timeout=600)

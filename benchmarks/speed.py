@@ -1,0 +1,235 @@
+"""Training speed: examples per second of the course's models, fed the seeds' way (NumPy arrays
+straight into ``fit``) and through a ``tf.data`` input pipeline (cache, shuffle, batch, prefetch),
+measured in the same run, interleaved, repeated.
+
+Models are registered in :data:`MODELS`; their builders are taken from the solution notebooks
+(:mod:`benchmarks.notebook_code`), never copied. To add one (a text model, CIFAR-10), append a
+:class:`SpeedModel` whose ``data`` returns the arrays the notebook passes to ``fit``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from benchmarks import notebook_code, report
+from benchmarks.options import Options
+from ci import env
+
+NAME = "speed"
+TITLE = "Training speed"
+INTRO = """
+One training epoch at a time on the first *N* training examples, each variant in turn, repeated (after
+one untimed warm-up epoch per variant, which also fills the `tf.data` cache): *numpy* is the seeds' code as
+written (arrays straight into `fit`), *tf.data* the same model fed by
+`Dataset.from_tensor_slices(...).cache().shuffle(N).batch(B).prefetch(AUTOTUNE)`. Throughput is the median
+over the repeats, with the slowest and fastest; the ratio compares medians, and its range comes from the
+paired repeats (the two variants' epochs run back to back). With a GPU visible to TensorFlow the mixed
+precision and XLA variants are added (Keras's default `jit_compile="auto"` already turns XLA on there).
+"""
+MNIST_LAB = env.ROOT / "solutions" / "mnist-cnn" / "mnist-cnn.ipynb"
+
+
+@dataclass(frozen=True)
+class SpeedModel:
+    name: str
+    build: Callable[[], object]  # a new, uncompiled keras.Model
+    compile_args: Callable[[], dict]  # compile() arguments as in the notebook (a new optimizer each call)
+    data: Callable[[int], tuple]  # (x, y): the first n examples as the notebook passes them to fit
+    batch_size: int
+    unit: str = "images"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    pipeline: bool  # tf.data instead of NumPy arrays
+    jit_compile: bool | str = "auto"
+    mixed_precision: bool = False
+    gpu_only: bool = False
+
+
+VARIANTS = [
+    Variant("numpy", pipeline=False),
+    Variant("tf.data", pipeline=True),
+    Variant("tf.data, XLA off", pipeline=True, jit_compile=False, gpu_only=True),
+    Variant("tf.data, mixed precision", pipeline=True, mixed_precision=True, gpu_only=True),
+    Variant("tf.data, mixed precision, XLA off", pipeline=True, jit_compile=False, mixed_precision=True, gpu_only=True),
+]
+BASELINE = "numpy"
+
+
+def _notebook_function(notebook: Path, name: str) -> Callable:
+    return lambda *args: notebook_code.functions(notebook, name)[name](*args)
+
+
+def _mnist(labels: str) -> Callable[[int], tuple]:
+    """MNIST training images prepared by the lab's own functions; one-hot or integer labels."""
+
+    def load(n: int) -> tuple:
+        from course.datasets import mnist
+
+        code = notebook_code.functions(MNIST_LAB, "prepare_images", "one_hot")
+        (images, digits), _ = mnist.load_data()
+        x = code["prepare_images"](images[:n])
+        return x, code["one_hot"](digits[:n]) if labels == "one-hot" else digits[:n]
+
+    return load
+
+
+def _adadelta() -> dict:
+    import keras
+
+    # As in the lab: Keras 2's defaults (learning rate 1.0, rho 0.95), not Keras 3's.
+    return {"optimizer": keras.optimizers.Adadelta(learning_rate=1.0, rho=0.95), "loss": "categorical_crossentropy"}
+
+
+MODELS = [
+    SpeedModel("mnist/chollet", _notebook_function(MNIST_LAB, "build_chollet_model"),
+               lambda: {"optimizer": "rmsprop", "loss": "categorical_crossentropy"}, _mnist("one-hot"), 64),
+    SpeedModel("mnist/comp5318", _notebook_function(MNIST_LAB, "build_comp5318_model"),
+               lambda: {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"}, _mnist("sparse"), 128),
+    SpeedModel("mnist/adadelta", _notebook_function(MNIST_LAB, "build_adadelta_model"), _adadelta,
+               _mnist("one-hot"), 128),
+]
+
+
+def items(options: Options) -> list[str]:
+    # The smoke run times one model; tests/test_benchmarks.py builds every registered one.
+    return [m.name for m in (MODELS[:1] if options.smoke else MODELS)]
+
+
+def input_pipeline(x, y, batch_size: int, seed: int):
+    """The tf.data pipeline: in-memory slices, cached, reshuffled every epoch, batched, prefetched."""
+    import tensorflow as tf
+
+    return (tf.data.Dataset.from_tensor_slices((x, y)).cache()
+            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+
+def _trainer(spec: SpeedModel, variant: Variant, x, y, seed: int = 42):
+    """Build and compile the model for a variant, run the warm-up epoch; return (time one epoch, model)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if variant.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = spec.build()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model.compile(**spec.compile_args(), metrics=["accuracy"], jit_compile=variant.jit_compile)
+    if variant.pipeline:
+        dataset = input_pipeline(x, y, spec.batch_size, seed)
+
+        def epoch():
+            model.fit(dataset, epochs=1, shuffle=False, verbose=0)  # the pipeline shuffles
+    else:
+
+        def epoch():
+            model.fit(x, y, batch_size=spec.batch_size, epochs=1, shuffle=True, verbose=0)
+
+    def timed() -> float:
+        start = time.perf_counter()
+        epoch()
+        return time.perf_counter() - start
+
+    timed()  # warm-up: traces and compiles the train step, fills the cache
+    return timed, model
+
+
+def measure(selected: list[str], options: Options):
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    device = ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus) or "CPU"
+    variants = [v for v in VARIANTS if gpus or not v.gpu_only or options.all_variants]
+    for spec in [m for m in MODELS if m.name in selected]:
+        x, y = spec.data(options.speed_images)
+        print(f"[speed] {spec.name}: {len(x)} {spec.unit}, {options.repeats} repeats, "
+              f"{', '.join(v.name for v in variants)} on {device} ...", flush=True)
+        trainers = {v.name: _trainer(spec, v, x, y) for v in variants}
+        seconds: dict[str, list[float]] = {v.name: [] for v in variants}
+        for _ in range(options.repeats):
+            for v in variants:  # interleaved: a busy spell on the machine hits every variant alike
+                seconds[v.name].append(trainers[v.name][0]())
+        rows = []
+        for v in variants:
+            rates = [len(x) / s for s in seconds[v.name]]
+            model = trainers[v.name][1]
+            rows.append({"name": v.name, "per_second": statistics.median(rates), "slowest": min(rates),
+                         "fastest": max(rates), "spread_percent": 100 * (max(rates) - min(rates)) / statistics.median(rates),
+                         "unit": spec.unit, "examples": len(x), "batch_size": spec.batch_size,
+                         "repeats": options.repeats, "xla": bool(model.jit_compile),
+                         "precision": model.dtype_policy.name, "device": device})
+        base = seconds[BASELINE]
+        for v in variants:
+            if v.name != BASELINE:
+                paired = [b / s for b, s in zip(base, seconds[v.name])]  # speed-up in each repeat
+                rows.append({"name": f"{v.name} / {BASELINE}",
+                             "ratio": statistics.median(base) / statistics.median(seconds[v.name]),
+                             "ratio_low": min(paired), "ratio_high": max(paired)})
+        for row in rows:
+            print("[speed]  ", _describe(row), flush=True)
+        yield spec.name, {"rows": rows}
+
+
+def _describe(row: dict) -> str:
+    if "ratio" in row:
+        return f"{row['name']}: {row['ratio']:.2f}x (paired repeats {row['ratio_low']:.2f}-{row['ratio_high']:.2f})"
+    return (f"{row['name']}: {row['per_second']:.0f} {row['unit']}/s "
+            f"({row['slowest']:.0f}-{row['fastest']:.0f}, spread {row['spread_percent']:.0f} %)")
+
+
+def markdown(entries: dict) -> str:
+    header = ["model", "variant", "per second (median)", "slowest-fastest", "spread", "XLA", "precision",
+              "examples x repeats", "run"]
+    rows, ratios = [], []
+    for name, entry in entries.items():
+        for row in entry["rows"]:
+            if "ratio" in row:
+                ratios.append(f"- `{name}`: **{row['name']} = {row['ratio']:.2f}x** "
+                              f"(paired repeats {row['ratio_low']:.2f}-{row['ratio_high']:.2f}; run {entry['run']})")
+                continue
+            rows.append([name, row["name"], f"{row['per_second']:,.0f} {row['unit']}/s",
+                         f"{row['slowest']:,.0f}-{row['fastest']:,.0f}", f"{row['spread_percent']:.0f} %",
+                         "on" if row["xla"] else "off", row["precision"],
+                         f"{row['examples']:,} x {row['repeats']} ({row['device']})", entry["run"]])
+    table = report.table(header, rows, {"per second (median)", "slowest-fastest", "spread"})
+    return table + "\n\nSpeed-up over the seeds' way (ratio of median throughputs):\n\n" + "\n".join(ratios)
+
+
+def plot(entries: dict, path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    models = list(entries)
+    variants = list(dict.fromkeys(r["name"] for e in entries.values() for r in e["rows"] if "per_second" in r))
+    if not variants:
+        return False
+    width = 0.8 / len(variants)
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(models) + 2), 4))
+    for i, variant in enumerate(variants):
+        found = [next((r for r in entries[m]["rows"] if r["name"] == variant), None) for m in models]
+        median = np.array([r["per_second"] if r else np.nan for r in found])
+        low = np.array([r["per_second"] - r["slowest"] if r else 0 for r in found])
+        high = np.array([r["fastest"] - r["per_second"] if r else 0 for r in found])
+        ax.bar(np.arange(len(models)) + (i - (len(variants) - 1) / 2) * width, median, width,
+               yerr=[low, high], capsize=3, label=variant)
+    ax.set_xticks(np.arange(len(models)), models)
+    units = sorted({r["unit"] for e in entries.values() for r in e["rows"] if "unit" in r})
+    ax.set_ylabel(f"{'/'.join(units)} per second (median, slowest-fastest)")
+    ax.set_title("Training throughput: NumPy arrays vs tf.data")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
