@@ -1,7 +1,9 @@
 """Grading throughput: issue 9's batch grader against plain ``nbgrader autograde``, side by side.
 
-Both grade the same folder of copies of a lab's reference solution, in fast mode (as autograding
-runs), one method after the other in the same run: submissions per minute, and the ratio.
+Both grade the same copies of a lab's reference solution, in fast mode (as autograding runs), one
+method after the other in the same run, each lab released into its gradebook before the clock
+starts and no feedback written: submissions per minute, how many got full marks (both must grade
+all of them fully, or they did not do the same work), and the ratio.
 
 The batch grader is :func:`autograder.pipeline.grade_batch` (issue 9). Until it is on this branch the
 section reports a *pending* row and measures nothing, rather than timing plain nbgrader alone.
@@ -60,55 +62,75 @@ def _side_by_side(lab: str, grade_batch, options: Options) -> list[dict]:
     shutil.rmtree(work, ignore_errors=True)
     course = _course_with(lab, work / "course", options)
     students = [f"student{i:03d}" for i in range(options.submissions)]
-    flat = work / "submissions"
-    flat.mkdir(parents=True)
     solution = course / "solutions" / lab / f"{lab}.ipynb"
+    # One folder of submissions in nbgrader's submitted/<student>/<lab>/<lab>.ipynb layout, graded by both.
+    plain = work / "plain"
+    submitted = plain / "submitted"
     for student in students:
-        shutil.copyfile(solution, flat / f"{student}.ipynb")
+        target = submitted / student / lab / f"{lab}.ipynb"
+        target.parent.mkdir(parents=True)
+        shutil.copyfile(solution, target)
     rows = []
 
-    # Plain nbgrader: the gradebook learns the lab from generate_assignment, then autograde grades
-    # nbgrader's submitted/<student>/<lab>/ folder one submission at a time.
-    plain = work / "plain"
-    for student in students:
-        target = plain / "submitted" / student / lab / f"{lab}.ipynb"
-        target.parent.mkdir(parents=True)
-        shutil.copyfile(flat / f"{student}.ipynb", target)
+    # Plain nbgrader: generate_assignment records the lab in the gradebook (untimed), then autograde
+    # grades the submitted folder one submission after another.
     _nbgrader("generate_assignment", lab, course, plain)
     print(f"[grading] {lab}: nbgrader autograde, {len(students)} submissions ...", flush=True)
     start = time.perf_counter()
     _nbgrader("autograde", lab, course, plain)
-    rows.append(_row("nbgrader autograde", len(students), time.perf_counter() - start, workers=1))
+    rows.append(_row("nbgrader autograde", len(students), time.perf_counter() - start, workers=1,
+                     full_marks=_nbgrader_full_marks(lab, plain)))
 
+    # The batch grader on the same folder, the lab also released untimed, without feedback (nbgrader
+    # autograde writes none).
+    from autograder import pipeline
+
+    batch_dir = work / "batch"
+    scratch_course = {"course_dir": course} if _accepts(grade_batch, "course_dir") else {}
+    pipeline.release(lab, release_dir=batch_dir / "release", grading_dir=batch_dir,
+                     **(scratch_course if _accepts(pipeline.release, "course_dir") else {}))
     print(f"[grading] {lab}: batch grader, {len(students)} submissions ...", flush=True)
-    arguments = {"grading_dir": work / "batch", "progress": False}
-    if "course_dir" in inspect.signature(grade_batch).parameters:
-        arguments["course_dir"] = course
     start = time.perf_counter()
-    batch = grade_batch(lab, flat, **arguments)
+    batch = grade_batch(lab, submitted, grading_dir=batch_dir, feedback=False, force=True, progress=False, **scratch_course)
     rows.append(_row("batch grader", len(students), time.perf_counter() - start, workers=batch.workers,
-                     full_marks=sum(r.score == r.max_score for r in batch.results)))
+                     full_marks=sum(abs(r.score - r.max_score) < 1e-9 for r in batch.results)))
     rows.append({"name": "ratio (batch / nbgrader)",
                  "ratio": rows[1]["submissions_per_minute"] / rows[0]["submissions_per_minute"]})
     return rows
 
 
 def _course_with(lab: str, course: Path, options: Options) -> Path:
-    """A scratch course folder holding only this lab (the smoke notebook is a one-exercise lab)."""
-    source = SMOKE_NOTEBOOK if options.smoke else env.ROOT / "solutions" / lab / f"{lab}.ipynb"
-    target = course / "solutions" / lab / f"{lab}.ipynb"
-    target.parent.mkdir(parents=True)
-    shutil.copyfile(source, target)
+    """A scratch course folder holding only this lab, so that nbgrader's release never touches labs/
+    (the smoke notebook is a one-exercise lab)."""
+    target = course / "solutions" / lab
+    if options.smoke:
+        target.mkdir(parents=True)
+        shutil.copyfile(SMOKE_NOTEBOOK, target / f"{lab}.ipynb")
+    else:
+        shutil.copytree(env.ROOT / "solutions" / lab, target)
     return course
+
+
+def _accepts(function, argument: str) -> bool:
+    return argument in inspect.signature(function).parameters
 
 
 def _nbgrader(command: str, lab: str, course: Path, grading: Path) -> None:
     """The nbgrader CLI with the course's configuration, on a scratch course and grading folder."""
-    environment = {**os.environ, "COURSE_GRADING_DIR": str(grading)}
+    # nbgrader runs `alembic` from PATH when it creates a gradebook.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    environment = {**os.environ, "COURSE_GRADING_DIR": str(grading), "PATH": path}
     args = [sys.executable, "-m", "nbgrader", command, lab, "--force", f"--CourseDirectory.root={course}"]
     done = subprocess.run(args, cwd=env.ROOT, env=environment, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"nbgrader {command} {lab} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+
+def _nbgrader_full_marks(lab: str, grading: Path) -> int:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{grading / 'gradebook.db'}") as book:
+        return sum(abs(s.score - s.max_score) < 1e-9 for s in book.find_assignment(lab).submissions)
 
 
 def _row(name: str, submissions: int, seconds: float, **extra) -> dict:
@@ -126,9 +148,14 @@ def markdown(entries: dict) -> str:
                 rows.append([lab, row["name"], "", "", "", "", f"**{row['ratio']:.2f}x**", entry["run"]])
             else:
                 rows.append([lab, row["name"], row["submissions"], row.get("workers", ""), f"{row['seconds']:.0f}",
-                             report.number(row["submissions_per_minute"], 3), "", entry["run"]])
-    header = ["lab", "method", "submissions", "workers", "seconds", "submissions/min", "", "run"]
-    return report.table(header, rows, {"submissions", "workers", "seconds", "submissions/min"})
+                             report.number(row["submissions_per_minute"], 3), row.get("full_marks", ""), entry["run"]])
+    header = ["lab", "method", "submissions", "workers", "seconds", "submissions/min", "full marks / result", "run"]
+    warnings = [f"- **{lab}, {row['name']}: only {row['full_marks']} of {row['submissions']} copies of the reference "
+                "solution got full marks**: the two methods did not do the same work; the ratio is not comparable."
+                for lab, entry in entries.items() for row in entry["rows"]
+                if "full_marks" in row and row["full_marks"] != row["submissions"]]
+    table = report.table(header, rows, {"submissions", "workers", "seconds", "submissions/min"})
+    return "\n\n".join([table, "\n".join(warnings)]) if warnings else table
 
 
 def plot(entries: dict, path: Path) -> bool:

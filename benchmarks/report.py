@@ -32,9 +32,10 @@ def update(store: dict, section: str, item: str, run_id: str, run: dict, entry: 
     store["sections"].setdefault(section, {})[item] = {"run": run_id, **entry}
 
 
-def clear(store: dict, section: str) -> None:
-    """Forget a section's items (a full run of a section replaces it entirely)."""
-    store["sections"][section] = {}
+def retain(store: dict, section: str, items: list[str]) -> None:
+    """Forget the stored items of a section that it no longer has (a lab removed, a model renamed)."""
+    entries = store["sections"].get(section) or {}
+    store["sections"][section] = {item: entry for item, entry in entries.items() if item in items}
 
 
 def _prune_runs(store: dict) -> None:
@@ -64,7 +65,7 @@ def save(store: dict, out_dir: Path, sections: dict) -> list[Path]:
         else:
             path.unlink(missing_ok=True)
     (out_dir / "results.md").write_text(markdown(store, sections, labels, plots))
-    write_csv(store, out_dir / "results.csv", labels)
+    write_csv(store, out_dir / "results.csv", labels, list(sections))
     return written + [out_dir / "results.md", out_dir / "results.csv"]
 
 
@@ -93,13 +94,13 @@ def markdown(store: dict, sections: dict, labels: dict[str, str], plots: dict[st
     return "\n".join(lines) + "\n"
 
 
-def write_csv(store: dict, path: Path, labels: dict[str, str]) -> None:
+def write_csv(store: dict, path: Path, labels: dict[str, str], order: list[str]) -> None:
     """Long format, one measured value per line: easy to filter or pivot."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["section", "item", "name", "metric", "value", "run", "date"])
-        for section, entries in store["sections"].items():
-            for item, entry in entries.items():
+        for section in order:
+            for item, entry in (store["sections"].get(section) or {}).items():
                 run = entry["run"]
                 date = store["runs"][run]["date"]
                 for metric, value in (entry.get("meta") or {}).items():

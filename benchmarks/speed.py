@@ -219,10 +219,11 @@ def plot(entries: dict, path: Path) -> bool:
     for i, variant in enumerate(variants):
         found = [next((r for r in entries[m]["rows"] if r["name"] == variant), None) for m in models]
         median = np.array([r["per_second"] if r else np.nan for r in found])
-        low = np.array([r["per_second"] - r["slowest"] if r else 0 for r in found])
-        high = np.array([r["fastest"] - r["per_second"] if r else 0 for r in found])
-        ax.bar(np.arange(len(models)) + (i - (len(variants) - 1) / 2) * width, median, width,
-               yerr=[low, high], capsize=3, label=variant)
+        slowest = np.array([r["slowest"] if r else np.nan for r in found])
+        fastest = np.array([r["fastest"] if r else np.nan for r in found])
+        x = np.arange(len(models)) + (i - (len(variants) - 1) / 2) * width
+        ax.bar(x, median, width, label=variant)
+        ax.vlines(x, slowest, fastest, color="black", linewidth=1.5)  # slowest-fastest repeat
     ax.set_xticks(np.arange(len(models)), models)
     units = sorted({r["unit"] for e in entries.values() for r in e["rows"] if "unit" in r})
     ax.set_ylabel(f"{'/'.join(units)} per second (median, slowest-fastest)")

@@ -1,0 +1,131 @@
+"""`make bench` cannot rot: its smoke version runs every section at tiny sizes and writes every output.
+
+These tests check that outputs exist and hold numbers, never the numbers themselves (they come from a
+loaded 2-core machine).
+"""
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from benchmarks import __main__ as bench
+from benchmarks import accuracy, notebook_code, report, speed
+from benchmarks.options import Options
+from benchmarks.sections import SECTIONS
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    assert bench.main(["--smoke", "--out", str(out)]) == 0
+    return out
+
+
+def _csv(path):
+    return list(csv.DictReader(open(path, newline="")))
+
+
+def _number(rows, section, metric):
+    values = [r["value"] for r in rows if r["section"] == section and r["metric"] == metric]
+    assert values, f"no {section}/{metric} in results.csv"
+    return [float(v) for v in values]  # raises if not numeric
+
+
+@pytest.mark.notebook
+def test_smoke_run_writes_report_csv_and_plots(smoke_results):
+    for name in ["results.md", "results.csv", "results.json", "accuracy.png", "speed.png", "budget.png"]:
+        assert (smoke_results / name).stat().st_size > 0, name
+    rows = _csv(smoke_results / "results.csv")
+    assert {r["section"] for r in rows} == set(SECTIONS)
+    assert all(v > 0 for v in _number(rows, "accuracy", "measured"))
+    _number(rows, "accuracy", "difference")
+    assert all(v > 0 for v in _number(rows, "speed", "per_second"))
+    assert all(v > 0 for v in _number(rows, "speed", "ratio"))
+    assert all(v > 0 for v in _number(rows, "budget", "seconds"))
+    grading = [r for r in rows if r["section"] == "grading"]
+    assert all(r["value"].startswith("pending") for r in grading if r["metric"] == "status") and grading
+    text = (smoke_results / "results.md").read_text()
+    for module in SECTIONS.values():
+        assert f"## {module.TITLE}" in text
+    assert "cores" in text and "keras" in text and "SMOKE" in text
+
+
+@pytest.mark.notebook
+def test_partial_run_replaces_only_its_items(smoke_results, tmp_path):
+    out = tmp_path / "partial"
+    shutil.copytree(smoke_results, out)
+    before = json.loads((out / "results.json").read_text())
+    assert bench.main(["--smoke", "--out", str(out), "--only", "budget"]) == 0
+    after = json.loads((out / "results.json").read_text())
+    for section in ("accuracy", "speed", "grading"):
+        assert after["sections"][section] == before["sections"][section]
+    (item, entry), = after["sections"]["budget"].items()
+    assert entry["run"] != before["sections"]["budget"][item]["run"]
+    assert len(after["runs"]) == 2 and "**B**" in (out / "results.md").read_text()
+
+
+def test_smoke_and_real_results_are_never_mixed(smoke_results, tmp_path):
+    out = tmp_path / "mixed"
+    shutil.copytree(smoke_results, out)
+    with pytest.raises(SystemExit, match="smoke"):
+        bench.run(["budget"], Options(out_dir=out))
+
+
+AVAILABLE = {"accuracy": ["solutions/mnist-cnn/mnist-cnn.ipynb", "solutions/imdb/imdb.ipynb"],
+             "speed": ["mnist/chollet", "mnist/adadelta"], "budget": ["lectures/convnets.ipynb"], "grading": []}
+
+
+@pytest.mark.parametrize("selectors, expected", [
+    ([], AVAILABLE),
+    (["speed"], {"speed": ["mnist/chollet", "mnist/adadelta"]}),
+    (["mnist"], {"accuracy": ["solutions/mnist-cnn/mnist-cnn.ipynb"], "speed": ["mnist/chollet", "mnist/adadelta"]}),
+    (["speed:ADADELTA", "budget"], {"speed": ["mnist/adadelta"], "budget": ["lectures/convnets.ipynb"]}),
+])
+def test_selection(selectors, expected):
+    assert bench.select(selectors, AVAILABLE) == expected
+
+
+@pytest.mark.parametrize("selector, message", [("cifar", "matches nothing"), ("spede:x", "no section 'spede'")])
+def test_selection_that_matches_nothing_is_an_error(selector, message):
+    with pytest.raises(SystemExit, match=message):
+        bench.select([selector], AVAILABLE)
+
+
+def test_bad_sizes_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--smoke", "--repeats", "0"])
+    assert "--repeats must be at least 1" in capsys.readouterr().err
+
+
+def test_a_store_that_is_not_ours_is_refused(tmp_path):
+    (tmp_path / report.STORE).write_text(json.dumps({"rows": []}))
+    with pytest.raises(ValueError, match="not a benchmark results store"):
+        report.load(tmp_path)
+
+
+def test_record_rows_take_the_measured_metric_and_the_difference():
+    row = accuracy.row_of({"experiment": "imdb/lstm", "mode": "full", "val_accuracy": 0.86, "reference": 0.85,
+                           "epochs": 3, "seconds": 120.0})
+    assert row["metric"] == "val_accuracy" and row["measured"] == 0.86
+    assert row["difference"] == pytest.approx(0.01) and row["epochs"] == 3 and row["seconds"] == 120.0
+    bare = accuracy.row_of({"experiment": "x", "mode": "full", "perplexity": 3.0})
+    assert bare["measured"] is None and bare["difference"] is None and bare["perplexity"] == 3.0
+
+
+def test_notebook_functions_are_the_notebooks_own(tmp_path):
+    builders = notebook_code.functions(speed.MNIST_LAB, "build_chollet_model", "prepare_images")
+    assert builders["build_chollet_model"]().name == "chollet"
+    with pytest.raises(LookupError, match="defines no function build_missing"):
+        notebook_code.functions(speed.MNIST_LAB, "build_missing")
+
+
+@pytest.mark.parametrize("spec", speed.MODELS, ids=lambda s: s.name)
+def test_every_speed_model_builds_and_gets_matching_data(spec):
+    model = spec.build()
+    x, y = spec.data(8)
+    assert len(x) == len(y) == 8
+    assert tuple(model.input_shape[1:]) == x.shape[1:]
+    model.compile(**spec.compile_args())
+    assert model.predict(x, verbose=0).shape[0] == 8
