@@ -45,23 +45,24 @@ def run(selectors: list[str], options: Options) -> list[Path]:
     options.work_dir.mkdir(parents=True, exist_ok=True)
     available = {name: SECTIONS[name].items(options) for name in SECTIONS}
     chosen = select(selectors, available)
-    store = report.load(options.out_dir)
-    if any(bool(run.get("smoke")) != options.smoke for run in store["runs"].values()):
-        kind = "smoke" if not options.smoke else "real"
-        raise SystemExit(f"{options.out_dir / report.STORE} holds {kind} results: smoke and real results are "
-                         "never mixed (choose another --out)")
     run_info = machine.describe(smoke=options.smoke)
     run_id = f"{run_info['date']} {uuid.uuid4().hex[:6]}"
     # A section selected as a whole also forgets items that no longer exist; otherwise only the
     # measured items change.
     whole = set(SECTIONS) if not selectors else {s for s in selectors if s in SECTIONS}
-    written: list[Path] = []
-    for name in [n for n in RUN_ORDER if n in chosen]:
-        if name in whole:
+    with report.locked(options.out_dir) as store:
+        if any(bool(run.get("smoke")) != options.smoke for run in store["runs"].values()):
+            kind = "smoke" if not options.smoke else "real"
+            raise SystemExit(f"{options.out_dir / report.STORE} holds {kind} results: smoke and real results are "
+                             "never mixed (choose another --out)")
+        for name in whole & set(chosen):
             report.retain(store, name, available[name])
+        written = report.save(store, options.out_dir, SECTIONS)
+    for name in [n for n in RUN_ORDER if n in chosen]:
         for item, entry in SECTIONS[name].measure(chosen[name], options):
-            report.update(store, name, item, run_id, run_info, entry)
-            written = report.save(store, options.out_dir, SECTIONS)  # after each item: an interrupted run keeps it
+            with report.locked(options.out_dir) as store:  # after each item: an interrupted run keeps it
+                report.update(store, name, item, run_id, run_info, entry)
+                written = report.save(store, options.out_dir, SECTIONS)
     return written
 
 

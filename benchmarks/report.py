@@ -7,7 +7,9 @@ regenerates every file while changing only the items it measured.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import json
 from pathlib import Path
 
@@ -18,12 +20,22 @@ STORE = "results.json"
 
 def load(out_dir: Path) -> dict:
     path = out_dir / STORE
-    if not path.is_file():
+    if not path.is_file() or not path.read_text().strip():
         return {"runs": {}, "sections": {}}
     store = json.loads(path.read_text())
     if not isinstance(store, dict) or not {"runs", "sections"} <= store.keys():
         raise ValueError(f"{path} is not a benchmark results store (expected 'runs' and 'sections')")
     return store
+
+
+@contextlib.contextmanager
+def locked(out_dir: Path):
+    """The store, read under an exclusive lock and written back (with everything rendered from it)
+    when the block ends: runs of different sections at the same time keep each other's results."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / STORE, "a") as lock:  # save() rewrites this same file in place
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield load(out_dir)
 
 
 def update(store: dict, section: str, item: str, run_id: str, run: dict, entry: dict) -> None:
