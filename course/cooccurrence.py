@@ -65,8 +65,8 @@ def cooccurrence_counts(
             for word, context in ((w[:-offset], c[offset:]), (w[offset:], c[:-offset])):
                 keep = (word >= 0) & (context >= 0)
                 pairs.append(word[keep] * columns + context[keep])
-    flat = np.bincount(np.concatenate(pairs), minlength=rows * columns) if pairs else np.zeros(rows * columns, np.int64)
-    return flat.reshape(rows, columns)
+    flat = np.concatenate(pairs) if pairs else np.zeros(0, dtype=np.int64)
+    return np.bincount(flat, minlength=rows * columns).astype(np.int64).reshape(rows, columns)
 
 
 def _index(items: Sequence[str], what: str) -> dict[str, int]:

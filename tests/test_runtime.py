@@ -49,3 +49,16 @@ def test_setup_prints_mode_and_device(capsys):
     rt = runtime.setup(fast=True, seed=1)
     out = capsys.readouterr().out
     assert rt.fast and "FAST" in out and ("CPU" in out or "GPU" in out)
+
+
+def test_setup_without_keras_imports_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from course import runtime; rt = runtime.setup(fast=True, seed=3, keras=False); "
+        "assert rt.fast; assert not {'keras', 'tensorflow'} & set(sys.modules), sorted(sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Mode: FAST" in result.stdout and "no accelerator needed" in result.stdout

@@ -24,8 +24,9 @@ ACCENTED_LETTERS = "àâæçèéêëîïôùûœ"
 LETTERS = "abcdefghijklmnopqrstuvwxyz" + ACCENTED_LETTERS
 
 # Commit-pinned upstreams, so that the recorded checksums stay valid.
-_PNLP = "https://raw.githubusercontent.com/pnugues/pnlp/265809f170f9f9fe166faa4b95210d1e9a251711/datasets/salammbo_chapters/"
-_ILPPP = "https://raw.githubusercontent.com/pnugues/ilppp/06d8948c0d4801cbcbbd84cb5dd54c5a79d166e8/programs/"
+_GITHUB = "https://raw.githubusercontent.com/pnugues/"
+_PNLP = _GITHUB + "pnlp/265809f170f9f9fe166faa4b95210d1e9a251711/datasets/salammbo_chapters/"
+_ILPPP = _GITHUB + "ilppp/06d8948c0d4801cbcbbd84cb5dd54c5a79d166e8/programs/"
 _ILPPP_CHAPTERS = _ILPPP + "corpus/Salammbo/"  # byte-identical copies, except en01 (which has a BOM there)
 _ILPPP_COUNTS = _ILPPP + "ch04/salammbo/"
 
