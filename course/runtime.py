@@ -76,12 +76,14 @@ class Runtime:
         return entry
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and Keras/TensorFlow, so reruns give the same numbers on one machine."""
+def seed_everything(seed: int, keras: bool = True) -> None:
+    """Seed Python, NumPy and (unless ``keras=False``) Keras/TensorFlow, so reruns give the same numbers."""
     random.seed(seed)
     import numpy as np
 
     np.random.seed(seed)
+    if not keras:
+        return
     try:
         import keras
     except ImportError:  # notebooks without Keras (e.g. pure NumPy labs)
@@ -126,12 +128,16 @@ def device_report() -> str:
     return report
 
 
-def setup(fast: bool | None = None, seed: int = 42, report: bool = True) -> Runtime:
-    """Resolve fast mode, seed every generator and print a short device report."""
+def setup(fast: bool | None = None, seed: int = 42, report: bool = True, keras: bool = True) -> Runtime:
+    """Resolve fast mode, seed every generator and print a short device report.
+
+    Notebooks that use no Keras/TensorFlow (NumPy and scikit-learn only) pass ``keras=False``: TensorFlow
+    is then neither imported (about 7 s) nor asked about devices.
+    """
     rt = Runtime(fast=resolve_fast(fast), seed=seed)
-    seed_everything(seed)
+    seed_everything(seed, keras=keras)
     if report:
         mode = "FAST (shrunk training for CI/autograding)" if rt.fast else "FULL (reproduces the reference results)"
         print(f"Mode: {mode}; seed {seed}")
-        print(device_report())
+        print(device_report() if keras else "NumPy and scikit-learn only: runs on the CPU, no accelerator needed.")
     return rt
