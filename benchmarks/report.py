@@ -30,8 +30,8 @@ def load(out_dir: Path) -> dict:
 
 @contextlib.contextmanager
 def locked(out_dir: Path):
-    """The store, read under an exclusive lock and written back (with everything rendered from it)
-    when the block ends: runs of different sections at the same time keep each other's results."""
+    """The store, read under an exclusive lock held for the block (call :func:`save` in it): runs of
+    different sections at the same time then keep each other's results instead of overwriting them."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / STORE, "a") as lock:  # save() rewrites this same file in place
         fcntl.flock(lock, fcntl.LOCK_EX)
