@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from course import embeddings
-from course.datasets import glove
+from course.datasets import glove, imdb
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +109,67 @@ def test_projection_keeps_groups_apart(glove_index):
     spread = lambda p: np.linalg.norm(p - p.mean(axis=0), axis=1).max()  # noqa: E731
     gap = np.linalg.norm(points[:3].mean(axis=0) - points[3:].mean(axis=0))
     assert gap > 2 * max(spread(points[:3]), spread(points[3:]))
+
+
+@pytest.fixture(scope="module")
+def imdb_train_texts(data_dir):
+    (train_texts, _), _ = imdb.load_texts()
+    return train_texts
+
+
+@pytest.fixture(scope="module")
+def imdb_reviews(imdb_train_texts):
+    return [text.replace("<br />", " ") for text in imdb_train_texts[:3000]]
+
+
+def test_index_correctness_on_imdb_with_text_vectorization(glove_index, imdb_reviews):
+    """For every word of a real 10,000-word IMDB vocabulary, the row at its tokenizer index is its GloVe vector."""
+    vectorizer = keras.layers.TextVectorization(max_tokens=10_000, output_sequence_length=100)
+    vectorizer.adapt(imdb_reviews)
+    vocabulary = vectorizer.get_vocabulary()
+    assert len(vocabulary) == 10_000
+    matrix = embeddings.embedding_matrix(vocabulary, glove_index)
+    tokenize = lambda words: np.asarray(vectorizer(words))  # noqa: E731
+    # Every word's own index is its position in the vocabulary (so rows are looked up where they were put) ...
+    np.testing.assert_array_equal(tokenize(vocabulary[2:])[:, 0], np.arange(2, len(vocabulary)))
+    # ... and that row is its GloVe vector, or zero for a word GloVe lacks.
+    covered = embeddings.check_embedding_matrix(matrix, vocabulary, glove_index, tokenize)
+    assert covered == sum(w in glove_index for w in vocabulary[2:]) > 1500
+
+    # End to end, through a frozen Embedding layer on real reviews: position by position.
+    layer = keras.layers.Embedding(len(vocabulary), 100, trainable=False)
+    layer.build((None, 100))
+    layer.set_weights([matrix])
+    ids = tokenize(imdb_reviews[:20])
+    outputs = np.asarray(layer(ids))
+    for review_ids, review_vectors in zip(ids, outputs):
+        for token, looked_up in zip(review_ids, review_vectors):
+            word = vocabulary[token]
+            expected = glove_index.get(word) if token >= 2 else None
+            np.testing.assert_array_equal(looked_up, expected if expected is not None else np.zeros(100), err_msg=word)
+
+    shifted = np.roll(matrix, 1, axis=0)
+    with pytest.raises(AssertionError, match="look up the wrong row"):
+        embeddings.check_embedding_matrix(shifted, vocabulary, glove_index, tokenize)
+
+
+def test_keras_word_ranks_are_offset_by_index_from(glove_index, imdb_train_texts):
+    """Chollet's pitfall: imdb.get_word_index() gives ranks, load_data() encodes rank + index_from (3)."""
+    texts = imdb_train_texts
+    (encoded, _), _ = imdb.load_data(num_words=10_000)
+    seen = {}
+    for text, ids in zip(texts[:5], encoded[:5]):
+        seen.update({w: i for w, i in zip(imdb.tokenize(text), ids[1:]) if i != 2})
+    word_index = imdb.get_word_index()
+
+    def matrix_from_ranks(offset):
+        vocabulary = [""] * 10_000
+        for word, rank in word_index.items():
+            if rank + offset < 10_000:
+                vocabulary[rank + offset] = word
+        return embeddings.embedding_matrix(vocabulary, glove_index)
+
+    tokenize = lambda words: np.array([[seen[w]] for w in words])  # noqa: E731
+    assert embeddings.check_embedding_matrix(matrix_from_ranks(3), list(seen), glove_index, tokenize) > 100
+    with pytest.raises(AssertionError, match="look up the wrong row"):
+        embeddings.check_embedding_matrix(matrix_from_ranks(0), list(seen), glove_index, tokenize)
