@@ -69,18 +69,17 @@ def test_word_index_and_decoding(top_10000):
     assert decoded.endswith("should be 2 50 to three dlrs reuter 3")
 
 
-def test_texts_match_the_sequences():
-    texts, labels = reuters.load_texts()
-    assert texts.shape == (11228,) and labels.dtype == np.int64 and np.bincount(labels).min() >= 10
-    assert reuters.get_label_names()[labels[0]] == "cocoa" and texts[0].startswith("Showers continued throughout")
+def test_texts_match_the_sequences(top_10000):
+    (texts, labels), (test_texts, test_labels) = reuters.load_texts()
+    (x_train, y_train), (x_test, y_test) = top_10000
+    assert texts.shape == (8982,) and test_texts.shape == (2246,) and texts.dtype == object
+    assert np.array_equal(labels, y_train) and np.array_equal(test_labels, y_test)
+    assert texts[0].startswith("McGrath RentCorp said as a\nresult of its December acquisition of Space Co")
     word_index = reuters.get_word_index()
-    (x_train, y_train), _ = reuters.load_data(test_split=0)
-    order = np.arange(11228)
-    np.random.RandomState(113).shuffle(order)
-    for position in range(30):
-        text = texts[order[position]]
-        assert x_train[position] == [1] + [word_index[w] + 3 for w in reuters.tokenize(text)]
-        assert y_train[position] == labels[order[position]]
+    for text, sequence in [*zip(texts[:30], x_train[:30]), *zip(test_texts[:30], x_test[:30])]:
+        assert sequence == [1] + [w if w < 10000 else 2 for w in (word_index[t] + 3 for t in reuters.tokenize(text))]
+    (all_texts, all_labels), (none, _) = reuters.load_texts(test_split=0, seed=0)
+    assert len(all_texts) == 11228 and len(none) == 0 and np.bincount(all_labels).min() >= 10
 
 
 def test_python2_dict_order():

@@ -130,8 +130,7 @@ def load_data(
         seq.check_int(name, value, optional=True)
     for name, value in (("skip_top", skip_top), ("seed", seed), ("index_from", index_from)):
         seq.check_int(name, value)
-    if isinstance(test_split, bool) or not isinstance(test_split, (int, float)) or not 0 <= test_split <= 1:
-        raise ValueError(f"test_split must be a number between 0 and 1, not {test_split!r}")
+    _check_split(test_split)
 
     derived = _derived()
     flat, lengths, labels = derived["ranks"], derived["lengths"], derived["labels"]
@@ -151,17 +150,28 @@ def load_data(
     return (sequences[:cut], labels[:cut].astype(np.int64)), (sequences[cut:], labels[cut:].astype(np.int64))
 
 
-def load_texts():
-    """The 11,228 newswire texts as Keras's script saw them, with their labels, unshuffled.
+def load_texts(test_split=0.2, seed=113):
+    """The newswire texts as Keras's script saw them: ``(x_train, y_train), (x_test, y_test)``.
 
-    ``(texts, labels)``: a 1-D object array of ``str`` (the ``<BODY>`` text with its SGML entities, e.g.
-    ``&lt;`` and the closing ``&#3;``) and int64 labels, in the order of the collection; ``texts[i]``
-    encodes to newswire ``i`` before :func:`load_data`'s shuffle.
+    ``x_*`` are 1-D object arrays of ``str`` (the ``<BODY>`` text with its SGML entities, e.g. ``&lt;``
+    and the closing ``&#3;``), ``y_*`` int64 labels. With the same ``test_split`` and ``seed``, the order
+    is that of :func:`load_data`: ``x_train[i]`` is the text whose encoding is ``load_data()[0][0][i]``.
     """
+    seq.check_int("seed", seed)
+    _check_split(test_split)
     texts, labels, _ = _newswires(_sgm_texts())
     array = np.empty(len(texts), dtype=object)
     array[:] = texts
-    return array, np.array(labels, dtype=np.int64)
+    order = np.arange(len(texts))
+    np.random.RandomState(seed).shuffle(order)
+    array, labels = array[order], np.array(labels, dtype=np.int64)[order]
+    cut = int(len(array) * (1 - test_split))
+    return (array[:cut], labels[:cut]), (array[cut:], labels[cut:])
+
+
+def _check_split(test_split) -> None:
+    if isinstance(test_split, bool) or not isinstance(test_split, (int, float)) or not 0 <= test_split <= 1:
+        raise ValueError(f"test_split must be a number between 0 and 1, not {test_split!r}")
 
 
 # --- derivation ----------------------------------------------------------------------------------------
