@@ -120,19 +120,32 @@ def test_texts_are_aligned_with_the_sequences(full):
         assert [1] + [word_index[w] + 3 for w in imdb.tokenize(text) if w in word_index] == sequence
 
 
-def _stored_order_npz(tmp_path):
-    """An imdb.npz holding our reviews in the order of Keras's file, for Keras's own load_data."""
+@pytest.fixture(scope="module")
+def first_reviews():
+    """The first 1,500 reviews of each split in imdb.npz's stored order (Keras's logic is slow on all)."""
     ranks = imdb._word_ranks()
+    subset = {}
+    for split in imdb.SPLITS:
+        lengths = ranks[f"{split}_lengths"][:1500]
+        subset[f"{split}_lengths"] = lengths
+        subset[f"{split}_ranks"] = ranks[f"{split}_ranks"][: lengths.sum()]
+        subset[f"{split}_labels"] = ranks[f"{split}_labels"][:1500]
+    return subset
+
+
+@pytest.fixture(scope="module")
+def first_reviews_npz(first_reviews, tmp_path_factory):
+    """Those reviews as an imdb.npz in the layout of Keras's file: object arrays of lists, int64 labels."""
     arrays = {}
     for split in imdb.SPLITS:
-        ends = np.cumsum(ranks[f"{split}_lengths"])
-        flat = ranks[f"{split}_ranks"].tolist()
-        sequences = np.empty(len(ends), dtype=object)
-        sequences[:] = [flat[end - n : end] for end, n in zip(ends.tolist(), ranks[f"{split}_lengths"].tolist())]
-        arrays[f"x_{split}"], arrays[f"y_{split}"] = sequences, ranks[f"{split}_labels"]
-    path = tmp_path / "imdb.npz"
+        lengths = first_reviews[f"{split}_lengths"].tolist()
+        flat, ends = first_reviews[f"{split}_ranks"].tolist(), np.cumsum(lengths).tolist()
+        sequences = np.empty(len(lengths), dtype=object)
+        sequences[:] = [flat[end - n : end] for end, n in zip(ends, lengths)]
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = sequences, first_reviews[f"{split}_labels"]
+    path = tmp_path_factory.mktemp("keras") / "imdb.npz"
     np.savez(path, **arrays)
-    return path
+    return str(path)
 
 
 @pytest.mark.parametrize(
@@ -145,9 +158,10 @@ def _stored_order_npz(tmp_path):
         {"maxlen": 80, "num_words": 1000, "start_char": 5, "oov_char": 9, "index_from": 10},
     ],
 )
-def test_every_argument_behaves_as_in_keras(arguments, tmp_path, monkeypatch):
-    """Keras's own load_data, fed our reviews in imdb.npz's stored order, gives exactly our output."""
-    monkeypatch.setattr(keras_imdb, "get_file", lambda **_: str(_stored_order_npz(tmp_path)))
+def test_every_argument_behaves_as_in_keras(arguments, first_reviews, first_reviews_npz, monkeypatch):
+    """Keras's own load_data, given the same reviews in imdb.npz's layout, gives exactly our output."""
+    monkeypatch.setattr(keras_imdb, "get_file", lambda **_: first_reviews_npz)
+    monkeypatch.setattr(imdb, "_word_ranks", lambda: first_reviews)
     (kx_train, ky_train), (kx_test, ky_test) = keras_imdb.load_data(**arguments)
     (x_train, y_train), (x_test, y_test) = imdb.load_data(**arguments)
     assert x_train.dtype == kx_train.dtype and x_train.shape == kx_train.shape and x_test.shape == kx_test.shape
@@ -167,16 +181,22 @@ def test_bad_arguments_are_clear_errors():
 
 
 def test_sequences_are_cached_atomically_and_rebuilt_when_corrupt(empty_cache, monkeypatch):
-    (x_train, _), _ = imdb.load_data(num_words=100)
+    reads = []
+    few_reviews = {"train": (["A good film", "Bad"], [1, 0]), "test": (["Fine film", "Awful!"], [1, 0])}
+    monkeypatch.setattr(imdb, "_read_reviews", lambda: reads.append(1) or few_reviews)
+    (x_train, _), _ = imdb.load_data(seed=0)
     cached = empty_cache / "imdb" / imdb._CACHE_NAME
-    assert cached.is_file() and not list(empty_cache.rglob("*.tmp"))
-    monkeypatch.delenv("COURSE_DATA_DIR")  # the cache alone now serves the sequences
-    (again, _), _ = imdb.load_data(num_words=100)
-    assert again.tolist() == x_train.tolist()
+    assert cached.is_file() and not list(empty_cache.rglob("*.tmp")) and len(reads) == 1
+    with monkeypatch.context() as offline:
+        offline.delenv("COURSE_DATA_DIR")  # the cache alone now serves the sequences
+        (again, _), _ = imdb.load_data(seed=0)
+    assert again.tolist() == x_train.tolist() and len(reads) == 1
     cached.write_bytes(b"truncated")
-    monkeypatch.undo()
-    (rebuilt, _), _ = imdb.load_data(num_words=100)
-    assert rebuilt.tolist() == x_train.tolist()
+    (rebuilt, _), _ = imdb.load_data(seed=0)
+    assert rebuilt.tolist() == x_train.tolist() and len(reads) == 2
+    word_index = imdb.get_word_index()
+    expected = [[1] + [word_index[w] + 3 for w in words] for words in (["a", "good", "film"], ["bad"])]
+    assert sorted(x_train.tolist()) == sorted(expected)
 
 
 def test_corrupt_mirror_shard_is_refused(data_dir, tmp_path, empty_cache, monkeypatch):
@@ -243,8 +263,9 @@ def test_without_mirror_the_upstream_archive_is_read(data_dir, empty_cache, monk
 
 
 def test_a_split_with_missing_reviews_is_an_error(monkeypatch):
-    monkeypatch.setattr(imdb, "REVIEWS_PER_SPLIT", 25001)
-    with pytest.raises(ValueError, match="train split has 25000 labelled reviews, expected 25001"):
+    records = [("train", "pos", "0_9.txt", "Good"), ("test", "neg", "0_1.txt", "Bad")]
+    monkeypatch.setattr(imdb, "_records_from_shards", lambda: records)
+    with pytest.raises(ValueError, match="train split has 1 labelled reviews, expected 25000"):
         imdb.load_texts()
 
 

@@ -29,14 +29,12 @@ from __future__ import annotations
 
 import json
 import lzma
-import os
 import tarfile
-import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from . import _sequences as seq
 from ._files import ChecksumError, DataFile, cache_dir, data_dir, fetch, sha256_of
 
 DATASET = "imdb"
@@ -72,16 +70,13 @@ SHARDS = tuple(
 
 SPLITS = ("train", "test")
 REVIEWS_PER_SPLIT = 25_000
-# Keras's default filters for text_to_word_sequence: replaced by spaces.
-FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
-_TRANSLATION = str.maketrans({**{c: " " for c in FILTERS}, **{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)}})
 # Bump when the tokenization or the cached layout changes, so stale caches are never read.
 _CACHE_NAME = "imdb-word-ranks-v1.npz"
 
 
 def tokenize(text: str) -> list[str]:
     """Split a review into the words of Keras's IMDB index (see the module docstring)."""
-    return [word for word in text.translate(_TRANSLATION).split(" ") if word]
+    return seq.keras_words(text)
 
 
 def get_word_index(path="imdb_word_index.json"):
@@ -119,46 +114,32 @@ def load_data(
     if kwargs:
         raise TypeError(f"load_data() got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
     for name, value in (("num_words", num_words), ("maxlen", maxlen), ("start_char", start_char), ("oov_char", oov_char)):
-        if value is not None and not _is_int(value):
-            raise TypeError(f"{name} must be an int or None, not {value!r}")
+        seq.check_int(name, value, optional=True)
     for name, value in (("skip_top", skip_top), ("seed", seed), ("index_from", index_from)):
-        if not _is_int(value):
-            raise TypeError(f"{name} must be an int, not {value!r}")
+        seq.check_int(name, value)
 
     ranks = _word_ranks()
-    rng = np.random.RandomState(seed)
-    splits = {}
-    for split in SPLITS:  # one generator for both shuffles, train first, exactly as Keras
+    rng = np.random.RandomState(seed)  # one generator for both shuffles, train first, as Keras
+    splits = []
+    for split in SPLITS:
         flat, lengths, labels = ranks[f"{split}_ranks"], ranks[f"{split}_lengths"], ranks[f"{split}_labels"]
         order = np.arange(len(lengths))
         rng.shuffle(order)
-        splits[split] = _reorder(flat, lengths, order) + (labels[order],)
-
-    for split, (flat, lengths, labels) in splits.items():
-        flat = flat + index_from
-        if start_char is not None:
-            flat, lengths = _prepend(flat, lengths, start_char)
+        flat, lengths = seq.shift(*seq.reorder(flat, lengths, order), start_char, index_from)
+        labels = labels[order]
         if maxlen:
-            keep = lengths < maxlen
-            flat, lengths, labels = _select(flat, lengths, keep), lengths[keep], labels[keep]
-        splits[split] = flat, lengths, labels
-    if maxlen and not all(len(lengths) for _, lengths, _ in splits.values()):
+            flat, lengths, labels = seq.shorter_than(maxlen, flat, lengths, labels)
+        splits.append((flat, lengths, labels))
+    if maxlen and not all(len(lengths) for _, lengths, _ in splits):
         raise ValueError(f"After filtering for sequences shorter than maxlen={maxlen}, no sequence was kept. Increase maxlen.")
 
     if not num_words:
         # Keras's own rule, which turns the largest index itself into oov_char: kept for equality.
-        num_words = max(int(flat.max()) for flat, _, _ in splits.values())
+        num_words = max(int(flat.max()) for flat, _, _ in splits)
     output = []
-    for flat, lengths, labels in splits.values():
-        in_vocabulary = (flat >= skip_top) & (flat < num_words)
-        if oov_char is not None:
-            flat = np.where(in_vocabulary, flat, oov_char)
-        else:
-            kept_so_far = np.concatenate(([0], np.cumsum(in_vocabulary)))
-            ends = np.cumsum(lengths)
-            lengths = kept_so_far[ends] - kept_so_far[ends - lengths]
-            flat = flat[in_vocabulary]
-        output.append((_as_lists(flat, lengths), labels.astype(np.int64)))
+    for flat, lengths, labels in splits:
+        flat, lengths = seq.limit_vocabulary(flat, lengths, skip_top, num_words, oov_char)
+        output.append((seq.as_lists(flat, lengths), labels.astype(np.int64)))
     return tuple(output)
 
 
@@ -169,8 +150,7 @@ def load_texts(seed=113):
     int64 arrays of 0 (negative) / 1 (positive). With the same ``seed``, the order is that of
     :func:`load_data`: ``x_train[i]`` is the text whose encoding is ``load_data()[0][0][i]``.
     """
-    if not _is_int(seed):
-        raise TypeError(f"seed must be an int, not {seed!r}")
+    seq.check_int("seed", seed)
     reviews = _read_reviews()
     rng = np.random.RandomState(seed)
     output = []
@@ -248,70 +228,14 @@ def _records_from_archive():
 def _word_ranks() -> dict[str, np.ndarray]:
     """Per split: all reviews' word ranks end to end (int32), their lengths and labels, unshuffled."""
     cached = cache_dir() / DATASET / _CACHE_NAME
-    try:
-        with np.load(cached) as stored:
-            return {key: stored[key] for key in stored.files}
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        cached.unlink(missing_ok=True)  # unreadable: rebuild it
+    arrays = seq.load_cached(cached)
+    if arrays is not None:
+        return arrays
     index = get_word_index()
     arrays = {}
     for split, (texts, labels) in _read_reviews().items():
-        encoded = [[index[word] for word in tokenize(text) if word in index] for text in texts]
-        arrays[f"{split}_lengths"] = np.array([len(review) for review in encoded], dtype=np.int64)
-        arrays[f"{split}_ranks"] = np.fromiter((rank for review in encoded for rank in review), dtype=np.int32)
+        ranks = [[index[word] for word in tokenize(text) if word in index] for text in texts]
+        arrays[f"{split}_ranks"], arrays[f"{split}_lengths"] = seq.pack(ranks)
         arrays[f"{split}_labels"] = np.array(labels, dtype=np.int64)
-    _save_atomically(cached, arrays)
+    seq.save_atomically(cached, arrays)
     return arrays
-
-
-def _save_atomically(target: Path, arrays: dict[str, np.ndarray]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.savez(out, **arrays)
-        os.replace(temporary, target)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
-
-
-# --- vectorized list surgery on (flat, lengths) ----------------------------------------------------------
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _starts(lengths: np.ndarray) -> np.ndarray:
-    return np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-
-
-def _reorder(flat, lengths, order):
-    """Sequences in the given order: their concatenation and their lengths."""
-    starts, new_lengths = _starts(lengths)[order], lengths[order]
-    positions = np.repeat(starts - _starts(new_lengths), new_lengths) + np.arange(new_lengths.sum())
-    return flat[positions], new_lengths
-
-
-def _prepend(flat, lengths, value):
-    new_lengths = lengths + 1
-    out = np.empty(len(flat) + len(lengths), dtype=np.int64)
-    heads = _starts(new_lengths)
-    out[heads] = value
-    body = np.ones(len(out), dtype=bool)
-    body[heads] = False
-    out[body] = flat
-    return out, new_lengths
-
-
-def _select(flat, lengths, keep):
-    return flat[np.repeat(keep, lengths)]
-
-
-def _as_lists(flat, lengths) -> np.ndarray:
-    values = flat.tolist()
-    ends = np.cumsum(lengths).tolist()
-    lists = [values[end - length : end] for end, length in zip(ends, lengths.tolist())]
-    return np.array(lists, dtype="object")  # as Keras builds it
