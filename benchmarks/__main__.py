@@ -55,6 +55,7 @@ def run(selectors: list[str], options: Options) -> list[Path]:
             kind = "smoke" if not options.smoke else "real"
             raise SystemExit(f"{options.out_dir / report.STORE} holds {kind} results: smoke and real results are "
                              "never mixed (choose another --out)")
+        report.offer(store, available)
         for name in whole & set(chosen):
             report.retain(store, name, available[name])
         written = report.save(store, options.out_dir, SECTIONS)

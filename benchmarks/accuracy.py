@@ -19,7 +19,7 @@ from course import runtime
 NAME = "accuracy"
 TITLE = "Accuracy against the seeds (full mode)"
 INTRO = """
-Every solution notebook that calls `rt.record(...)`, executed in full mode (`FAST=False`) on the data
+Every lecture and solution notebook that calls `rt.record(...)`, executed in full mode (`FAST=False`) on the data
 in the mirror; each row is one `rt.record` call. *seed* is the value the seed material reports and the
 notebook records next to its own; *difference* is measured minus seed.
 """
@@ -31,8 +31,8 @@ FIXED = ("experiment", "mode", "reference")
 def items(options: Options) -> list[str]:
     if options.smoke:
         return [_relative(SMOKE_NOTEBOOK)]
-    return [_relative(p) for p in ci_execute.course_notebooks()
-            if p.parent.parent.name == "solutions" and ".record(" in p.read_text()]
+    # Lectures record results too (e.g. Chollet's IMDB LSTM in the sequence-models lecture).
+    return [_relative(p) for p in ci_execute.course_notebooks() if ".record(" in p.read_text()]
 
 
 def measure(selected: list[str], options: Options):
@@ -84,7 +84,7 @@ def markdown(entries: dict) -> str:
             details = ", ".join(f"{k}={report.number(v) if isinstance(v, (int, float)) else v}"
                                 for k, v in row.items()
                                 if k not in {"name", "metric", "measured", "reference", "difference", "epochs", "seconds"})
-            rows.append([row["name"], row["metric"], report.number(row["measured"]), report.number(row["reference"]),
+            rows.append([row["name"], row["metric"], _accuracy(row["measured"]), _accuracy(row["reference"]),
                          _signed(row["difference"]), report.number(row.get("epochs")),
                          report.number(row.get("seconds"), 3), details, entry["run"]])
     numeric = {"measured", "seed", "difference", "epochs", "seconds"}
@@ -119,6 +119,10 @@ def plot(entries: dict, path: Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def _accuracy(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) and abs(value) <= 1 else report.number(value)
 
 
 def _signed(value) -> str:

@@ -44,6 +44,11 @@ def update(store: dict, section: str, item: str, run_id: str, run: dict, entry: 
     store["sections"].setdefault(section, {})[item] = {"run": run_id, **entry}
 
 
+def offer(store: dict, available: dict[str, list[str]]) -> None:
+    """Remember what each section can measure, so that the report lists what has not been measured."""
+    store["available"] = available
+
+
 def retain(store: dict, section: str, items: list[str]) -> None:
     """Forget the stored items of a section that it no longer has (a lab removed, a model renamed)."""
     entries = store["sections"].get(section) or {}
@@ -96,11 +101,13 @@ def markdown(store: dict, sections: dict, labels: dict[str, str], plots: dict[st
     for name, module in sections.items():
         lines += ["", f"## {module.TITLE}", "", module.INTRO.strip(), ""]
         entries = store["sections"].get(name) or {}
-        if not entries:
-            lines.append(f"_Not measured yet: `make bench ONLY={name}`._")
-            continue
-        labelled = {item: {**entry, "run": labels[entry["run"]]} for item, entry in entries.items()}
-        lines.append(module.markdown(labelled).strip())
+        missing = [i for i in store.get("available", {}).get(name, []) if i not in entries]
+        if entries:
+            labelled = {item: {**entry, "run": labels[entry["run"]]} for item, entry in entries.items()}
+            lines.append(module.markdown(labelled).strip())
+        if missing or not entries:
+            what = ", ".join(f"`{i}`" for i in missing) if missing else "everything"
+            lines += ["", f"_Not measured yet: {what} (`make bench ONLY={name}` or `ONLY={name}:<item>`)._"]
         if name in plots:
             lines += ["", f"![{module.TITLE}]({plots[name]})"]
     return "\n".join(lines) + "\n"
