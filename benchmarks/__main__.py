@@ -1,4 +1,4 @@
-"""python -m benchmarks [--only SELECTOR[,SELECTOR...]] [--smoke] [--out DIR] [--list]
+"""python -m benchmarks [--only SELECTOR[,SELECTOR...]] [--smoke] [--out DIR] [--list] [--render]
 
 A selector is a section (accuracy, speed, budget, grading), ``section:text`` (that section's items
 containing text), or ``text`` (the items of every section containing text, e.g. ``mnist``).
@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI; writes to build/bench-smoke")
     parser.add_argument("--out", type=Path, help="folder for results.* and plots (default: benchmarks/)")
     parser.add_argument("--list", action="store_true", help="list the sections and their items, run nothing")
+    parser.add_argument("--render", action="store_true",
+                        help="measure nothing: regenerate results.md, results.csv and the plots from results.json")
     parser.add_argument("--repeats", type=int, help="timed epochs per variant in the speed section")
     parser.add_argument("--speed-images", type=int, help="images per timed epoch in the speed section")
     parser.add_argument("--submissions", type=int, help="submissions per method in the grading section")
@@ -96,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, module in SECTIONS.items():
             print(f"{name}: {', '.join(module.items(options)) or '(none)'}")
         return 0
-    written = run(selectors, options)
+    if args.render:
+        with report.locked(options.out_dir) as store:
+            written = report.save(store, options.out_dir, SECTIONS)
+    else:
+        written = run(selectors, options)
     print("wrote", ", ".join(str(p) for p in written))
     return 0
 

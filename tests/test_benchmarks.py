@@ -66,6 +66,19 @@ def test_partial_run_replaces_only_its_items(smoke_results, tmp_path):
     assert len(after["runs"]) == 2 and "**B**" in (out / "results.md").read_text()
 
 
+@pytest.mark.notebook
+def test_render_regenerates_every_file_from_the_store(smoke_results, tmp_path):
+    out = tmp_path / "render"
+    shutil.copytree(smoke_results, out)
+    store = (out / "results.json").read_text()
+    for name in ["results.md", "results.csv", "speed.png"]:
+        (out / name).unlink()
+    assert bench.main(["--smoke", "--out", str(out), "--render"]) == 0
+    assert (out / "results.md").read_text() == (smoke_results / "results.md").read_text()
+    assert (out / "results.csv").read_text() == (smoke_results / "results.csv").read_text()
+    assert (out / "speed.png").stat().st_size > 0 and (out / "results.json").read_text() == store
+
+
 def test_smoke_and_real_results_are_never_mixed(smoke_results, tmp_path):
     out = tmp_path / "mixed"
     shutil.copytree(smoke_results, out)
