@@ -78,7 +78,9 @@ def describe(smoke: bool = False) -> dict:
 def summary(run: dict) -> str:
     """A one-line description for the report."""
     gpu = ", ".join(run.get("gpus") or []) or "no GPU"
-    libraries = ", ".join(f"{k} {v}" for k, v in run.get("versions", {}).items())
+    found = run.get("versions", {})
+    order = ["python"] + LIBRARIES  # a fixed order: the store keeps its keys sorted
+    libraries = ", ".join(f"{k} {found[k]}" for k in sorted(found, key=lambda k: (order + [k]).index(k)))
     load = run.get("load_at_start")
     loaded = f", load average {load:g} at start" if load is not None else ""
     memory = f", {run['memory_gib']:g} GiB RAM" if run.get("memory_gib") else ""

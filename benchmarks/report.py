@@ -55,6 +55,15 @@ def retain(store: dict, section: str, items: list[str]) -> None:
     store["sections"][section] = {item: entry for item, entry in entries.items() if item in items}
 
 
+def entries_of(store: dict, section: str) -> dict:
+    """A section's stored items in a fixed order (as the section lists them, then by name), whatever
+    order the store holds them in."""
+    entries = store["sections"].get(section) or {}
+    order = store.get("available", {}).get(section, [])
+    ranked = sorted(entries, key=lambda item: (order.index(item) if item in order else len(order), item))
+    return {item: entries[item] for item in ranked}
+
+
 def _prune_runs(store: dict) -> None:
     used = {entry["run"] for items in store["sections"].values() for entry in items.values()}
     store["runs"] = {k: v for k, v in sorted(store["runs"].items()) if k in used}
@@ -70,11 +79,11 @@ def save(store: dict, out_dir: Path, sections: dict) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     _prune_runs(store)
     written = [out_dir / STORE]
-    (out_dir / STORE).write_text(json.dumps(store, indent=1, sort_keys=True, default=float) + "\n")
+    (out_dir / STORE).write_text(json.dumps(store, indent=1, default=float) + "\n")
     labels = run_labels(store)
     plots = {}
     for name, module in sections.items():
-        entries = store["sections"].get(name) or {}
+        entries = entries_of(store, name)
         path = out_dir / f"{name}.png"
         if entries and module.plot(entries, path):
             plots[name] = path.name
@@ -100,7 +109,7 @@ def markdown(store: dict, sections: dict, labels: dict[str, str], plots: dict[st
         lines.append(f"- **{label}** {machine.summary(store['runs'][run_id])}")
     for name, module in sections.items():
         lines += ["", f"## {module.TITLE}", "", module.INTRO.strip(), ""]
-        entries = store["sections"].get(name) or {}
+        entries = entries_of(store, name)
         missing = [i for i in store.get("available", {}).get(name, []) if i not in entries]
         if entries:
             labelled = {item: {**entry, "run": labels[entry["run"]]} for item, entry in entries.items()}
@@ -119,7 +128,7 @@ def write_csv(store: dict, path: Path, labels: dict[str, str], order: list[str])
         writer = csv.writer(handle)
         writer.writerow(["section", "item", "name", "metric", "value", "run", "date"])
         for section in order:
-            for item, entry in (store["sections"].get(section) or {}).items():
+            for item, entry in entries_of(store, section).items():
                 run = entry["run"]
                 date = store["runs"][run]["date"]
                 for metric, value in (entry.get("meta") or {}).items():
