@@ -67,7 +67,7 @@ def server(tmp_path_factory, data_dir):
         "JUPYTERLAB_SETTINGS_DIR": str(state / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces"),
     }
-    environment.pop("MPLBACKEND", None)  # the tests' agg backend would hide every plot from the page
+    environment.pop("MPLBACKEND", None)  # an agg backend would hide every plot from the page
     port, token = free_port(), secrets.token_hex(16)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     log = open(SCREENSHOTS / "jupyterlab.log", "w")
@@ -109,20 +109,30 @@ def browser():
         chromium.close()
 
 
+def api(server, method, path):
+    url, token, _ = server
+    request = urllib.request.Request(f"{url}/api/{path}", method=method, headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, server, request):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
     yield page
+    page.screenshot(path=SCREENSHOTS / f"{request.node.name}-end.png")  # what the page showed at the end
     context.close()
+    for session in api(server, "GET", "sessions"):  # each test starts with fresh kernels
+        api(server, "DELETE", f"sessions/{session['id']}")
 
 
 def open_notebook(page, server, path):
     url, token, _ = server
-    page.goto(f"{url}/lab/tree/{path}?token={token}")
+    page.goto(f"{url}/lab/tree/{path}?reset&token={token}")  # reset: no tabs restored from an earlier test
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-    wait_idle(page, timeout=120)
+    wait_idle(page, timeout=180)
 
 
 def wait_idle(page, timeout):
@@ -143,7 +153,8 @@ def wait_idle(page, timeout):
 def run_all(page, timeout):
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
-    page.wait_for_function("() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\d/.test(p.textContent))")
+    page.wait_for_function("() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\d/.test(p.textContent))",
+                           timeout=timeout * 1000)
     wait_idle(page, timeout)
 
 
@@ -196,7 +207,7 @@ def test_release_shows_not_implemented_then_readable_test_failures(server, page)
 def test_release_validate_reports_the_failing_tests(server, page):
     open_notebook(page, server, RELEASE)
     text = validate(page, "release-validate", timeout=300)
-    assert "NotImplementedError" in text, text
+    assert "The following cell failed" in text and "NotImplementedError" in text, text
     assert "Success" not in text, text
 
 
