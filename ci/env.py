@@ -29,7 +29,6 @@ def prepare(build_dir: Path = BUILD) -> dict[str, str]:
         os.environ.setdefault(name, str(path))
         Path(os.environ[name]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("MPLBACKEND", "agg")
     # Kernels run in each notebook's folder: a relative data path must not depend on that.
     data = os.environ.get("COURSE_DATA_DIR")
     if data:

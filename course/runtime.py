@@ -13,12 +13,14 @@ executes the notebook (it sets ``NBGRADER_EXECUTION``), off otherwise.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sys
 from dataclasses import dataclass
 
 FAST_VARIABLE = "COURSE_FAST"
+RESULTS_VARIABLE = "COURSE_RESULTS"
 NBGRADER_VARIABLE = "NBGRADER_EXECUTION"
 
 # Quieten TensorFlow's C++ start-up chatter; must happen before TensorFlow is imported.
@@ -59,13 +61,29 @@ class Runtime:
         cut = tuple(a[:size] for a in arrays)
         return cut if len(cut) > 1 else cut[0]
 
+    def record(self, experiment: str, **measurements) -> dict:
+        """Report a measured result (accuracy, seconds, ...).
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and Keras/TensorFlow, so reruns give the same numbers on one machine."""
+        Always printed; also appended as one JSON line to the file named by ``$COURSE_RESULTS``
+        when it is set, which is how ``make bench`` collects the numbers a notebook measures.
+        """
+        entry = {"experiment": experiment, "mode": "fast" if self.fast else "full", **measurements}
+        print("result:", ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.items()))
+        path = os.environ.get(RESULTS_VARIABLE)
+        if path:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry, default=float) + "\n")
+        return entry
+
+
+def seed_everything(seed: int, keras: bool = True) -> None:
+    """Seed Python, NumPy and (unless ``keras=False``) Keras/TensorFlow, so reruns give the same numbers."""
     random.seed(seed)
     import numpy as np
 
     np.random.seed(seed)
+    if not keras:
+        return
     try:
         import keras
     except ImportError:  # notebooks without Keras (e.g. pure NumPy labs)
@@ -73,28 +91,53 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def device_report() -> str:
-    """One or two lines saying which accelerator TensorFlow will use."""
-    try:
+def _accelerators(backend: str) -> list[str]:
+    """Names of the GPUs the Keras backend will use (empty on CPU)."""
+    if backend == "tensorflow":
         import tensorflow as tf
+
+        return [
+            tf.config.experimental.get_device_details(g).get("device_name", g.name)
+            for g in tf.config.list_physical_devices("GPU")
+        ]
+    if backend == "jax":
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+def device_report() -> str:
+    """One or two lines saying which accelerator Keras will train on."""
+    try:
+        import keras
     except ImportError:
-        return "TensorFlow is not installed."
-    gpus = tf.config.list_physical_devices("GPU")
+        return "Keras is not installed."
+    backend = keras.backend.backend()
+    gpus = _accelerators(backend)
+    where = f"Keras {keras.__version__} ({backend} backend)"
     if gpus:
-        names = ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus)
-        return f"TensorFlow {tf.__version__} on GPU: {names}"
-    report = f"TensorFlow {tf.__version__} on CPU only ({os.cpu_count()} cores): training will be slow in full mode."
+        return f"{where} on GPU: {', '.join(gpus)}"
+    report = f"{where} on CPU only ({os.cpu_count()} cores): full mode will be slow."
     if on_colab():
         report += "\nOn Colab: Runtime > Change runtime type > Hardware accelerator: GPU, then rerun."
     return report
 
 
-def setup(fast: bool | None = None, seed: int = 42, report: bool = True) -> Runtime:
-    """Resolve fast mode, seed every generator and print a short device report."""
+def setup(fast: bool | None = None, seed: int = 42, report: bool = True, keras: bool = True) -> Runtime:
+    """Resolve fast mode, seed every generator and print a short device report.
+
+    Notebooks that use no Keras/TensorFlow (NumPy and scikit-learn only) pass ``keras=False``: TensorFlow
+    is then neither imported (about 7 s) nor asked about devices.
+    """
     rt = Runtime(fast=resolve_fast(fast), seed=seed)
-    seed_everything(seed)
+    seed_everything(seed, keras=keras)
     if report:
         mode = "FAST (shrunk training for CI/autograding)" if rt.fast else "FULL (reproduces the reference results)"
         print(f"Mode: {mode}; seed {seed}")
-        print(device_report())
+        print(device_report() if keras else "NumPy and scikit-learn only: runs on the CPU, no accelerator needed.")
     return rt

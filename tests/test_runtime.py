@@ -49,3 +49,29 @@ def test_setup_prints_mode_and_device(capsys):
     rt = runtime.setup(fast=True, seed=1)
     out = capsys.readouterr().out
     assert rt.fast and "FAST" in out and ("CPU" in out or "GPU" in out)
+
+
+def test_record_prints_and_appends_json_lines(tmp_path, monkeypatch, capsys):
+    import json
+
+    results = tmp_path / "results.jsonl"
+    monkeypatch.setenv(runtime.RESULTS_VARIABLE, str(results))
+    rt = runtime.Runtime(fast=False, seed=0)
+    rt.record("demo", test_accuracy=np.float32(0.99), epochs=3)
+    rt.record("demo2", seconds=1.5)
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    assert lines[0] == {"experiment": "demo", "mode": "full", "test_accuracy": 0.9900000095367432, "epochs": 3}
+    assert lines[1]["experiment"] == "demo2" and "result: experiment=demo" in capsys.readouterr().out
+
+
+def test_setup_without_keras_imports_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from course import runtime; rt = runtime.setup(fast=True, seed=3, keras=False); "
+        "assert rt.fast; assert not {'keras', 'tensorflow'} & set(sys.modules), sorted(sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Mode: FAST" in result.stdout and "no accelerator needed" in result.stdout

@@ -47,6 +47,9 @@ class DataFile:
     urls: tuple[str, ...]
     # Checksums of known repackagings with the same content (e.g. Debian's re-gzipped copies).
     also_accept: tuple[str, ...] = field(default=())
+    # True when each URL is a zip archive holding this file under ``name`` (e.g. glove.6B.100d.txt in
+    # glove.6B.zip): the archive is downloaded to a temporary file and only the member is kept.
+    in_zip: bool = False
 
     def accepts(self, digest: str) -> bool:
         return digest == self.sha256 or digest in self.also_accept
@@ -70,8 +73,11 @@ def cache_dir() -> Path:
     return Path(value).expanduser() if value else Path.home() / ".cache" / "course" / "datasets"
 
 
-def fetch(dataset: str, file: DataFile, extra_dirs: tuple[str | Path, ...] = ()) -> Path:
-    """Return the path of a verified local copy of ``file``, fetching it if needed."""
+def fetch(dataset: str, file: DataFile, extra_dirs: tuple[str | Path, ...] = (), download: bool = True) -> Path:
+    """Return the path of a verified local copy of ``file``, fetching it if needed.
+
+    With ``download=False`` only the mirror, ``extra_dirs`` and the cache are searched.
+    """
     cached = cache_dir() / dataset / file.name
     mirror = data_dir() / dataset if data_dir() else None
     notes: list[str] = []
@@ -93,9 +99,10 @@ def fetch(dataset: str, file: DataFile, extra_dirs: tuple[str | Path, ...] = ())
     if _verified(cached, file, notes):
         return cached
 
-    for url in file.urls:
+    fetch_one = _download_zip_member if file.in_zip else _download
+    for url in file.urls if download else ():
         try:
-            _write_verified(cached, file, lambda out, url=url: _download(url, out, file.name))
+            _write_verified(cached, file, lambda out, url=url: fetch_one(url, out, file.name))
             return cached
         except (OSError, ChecksumError) as exc:
             notes.append(f"download from {url} failed: {exc}")
@@ -151,12 +158,34 @@ def _download(url: str, out, label: str) -> None:
                 bar.update(len(chunk))
 
 
+def _download_zip_member(url: str, out, member: str) -> None:
+    """Download the zip archive at ``url`` to a temporary file and copy its ``member`` into ``out``."""
+    import zipfile
+
+    handle, archive = tempfile.mkstemp(dir=Path(out.name).parent, prefix=".archive.", suffix=".zip.tmp")
+    os.close(handle)
+    archive = Path(archive)
+    try:
+        with open(archive, "wb") as raw:
+            _download(url, raw, Path(url).name)
+        with zipfile.ZipFile(archive) as bundle:
+            if member not in bundle.namelist():
+                raise ChecksumError(f"{url} has no member {member!r}")
+            with bundle.open(member) as source:
+                shutil.copyfileobj(source, out, _CHUNK)
+    except zipfile.BadZipFile as exc:
+        raise ChecksumError(f"{url} is not a valid zip archive: {exc}") from exc
+    finally:
+        archive.unlink(missing_ok=True)
+
+
 def _missing_message(dataset: str, file: DataFile, mirror: Path | None, cached: Path, notes: list[str]) -> str:
     where = (
         f"${DATA_DIR_VARIABLE}={mirror.parent} (looked in {mirror})"
         if mirror
         else f"${DATA_DIR_VARIABLE} is not set"
     )
+    how = f"download {file.urls[0]} and extract '{file.name}' from it" if file.in_zip else f"download {file.urls[0]}"
     lines = [
         f"Dataset file '{file.name}' of '{dataset}' is not available.",
         f"  offline mirror: {where}",
@@ -164,7 +193,7 @@ def _missing_message(dataset: str, file: DataFile, mirror: Path | None, cached: 
         f"  upstream:       {', '.join(file.urls)}",
         *(f"  - {note}" for note in notes),
         "To fix: point the environment variable COURSE_DATA_DIR at a copy of the course data mirror "
-        f"(a folder with '{dataset}/{file.name}'), or download {file.urls[0]} to {cached} "
+        f"(a folder with '{dataset}/{file.name}'), or {how} to {cached} "
         f"(sha256 {file.sha256}), or connect to the internet and run again.",
     ]
     return "\n".join(lines)
