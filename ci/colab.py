@@ -104,10 +104,10 @@ def _comparable(cell) -> dict:
     return {"cell_type": cell.cell_type, "source": cell.source, "tags": cell.metadata.get("tags", [])}
 
 
-def problems_of(notebook: Path, repo: Repository, path: str | None = None) -> list[str]:
+def problems_of(notebook: Path, repo: Repository) -> list[str]:
     """What is missing or stale in ``notebook``'s Colab cells (empty when in sync)."""
     nb = nbformat.read(notebook, as_version=4)
-    expected = [badge_cell(repo, path or opened_path(notebook)), setup_cell(repo)]
+    expected = [badge_cell(repo, opened_path(notebook)), setup_cell(repo)]
     top = [_comparable(c) for c in nb.cells[:2]]
     if top == [_comparable(c) for c in expected]:
         extra = sum(_tagged(c, BADGE_TAG) or _tagged(c, SETUP_TAG) for c in nb.cells[2:])
@@ -117,11 +117,11 @@ def problems_of(notebook: Path, repo: Repository, path: str | None = None) -> li
     return [f"{notebook}: Colab badge or set-up cell missing, stale or not the first two cells"]
 
 
-def stamp(notebook: Path, repo: Repository, path: str | None = None) -> bool:
+def stamp(notebook: Path, repo: Repository) -> bool:
     """Stamp one notebook in place; return whether it changed."""
-    if not problems_of(notebook, repo, path):
+    if not problems_of(notebook, repo):
         return False
-    nb = stamped(nbformat.read(notebook, as_version=4), repo, path or opened_path(notebook))
+    nb = stamped(nbformat.read(notebook, as_version=4), repo, opened_path(notebook))
     nbformat.write(nb, notebook)
     return True
 
@@ -132,21 +132,17 @@ def sources() -> list[Path]:
     return course_notebooks()
 
 
-def releases() -> list[tuple[Path, str]]:
-    """Each released lab notebook and the path its badge must open (its own)."""
+def releases() -> list[Path]:
+    """The released lab notebooks (checked, never stamped: nbgrader copies the cells over)."""
     from autograder import pipeline
 
-    return [
-        (notebook, opened_path(pipeline.SOLUTIONS / lab / notebook.name))
-        for lab in pipeline.lab_names()
-        for notebook in sorted((pipeline.LABS / lab).glob("*.ipynb"))
-    ]
+    return [notebook for lab in pipeline.lab_names() for notebook in sorted((pipeline.LABS / lab).glob("*.ipynb"))]
 
 
 def check(repo: Repository | None = None) -> list[str]:
     repo = repo or repository()
     problems = [p for notebook in sources() for p in problems_of(notebook, repo)]
-    problems += [p for notebook, path in releases() for p in problems_of(notebook, repo, path)]
+    problems += [p for notebook in releases() for p in problems_of(notebook, repo)]
     return [p.replace(f"{ROOT}/", "") for p in problems]
 
 
@@ -166,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         # a merge brought a stale release): nbgrader copies the cells over, labs/ is never edited here.
         for lab in pipeline.lab_names():
             released = pipeline.LABS / lab / f"{lab}.ipynb"
-            if not released.is_file() or problems_of(released, repo, opened_path(released)):
+            if not released.is_file() or problems_of(released, repo):
                 print(f"released {pipeline.release(lab).relative_to(ROOT)}")
         print(f"{len(changed)} notebook(s) stamped, {len(sources()) - len(changed)} already up to date ({repo.url})")
     problems = check(repo)

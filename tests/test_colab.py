@@ -8,6 +8,7 @@ A stub ``google.colab`` makes the kernel look like Colab's, so the notebook's ow
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,9 @@ from ci.env import BUILD, ROOT
 
 REPO = colab.repository()
 LAB = "mnist-cnn"
+# What Colab has preinstalled, of what the course needs (Colab has much more: scipy, scikit-learn, ...).
+COLAB_PACKAGES = ["tensorflow-cpu", "keras", "ipykernel", "matplotlib", "numpy", "pandas", "requests", "tqdm",
+                  "setuptools"]
 
 
 def test_every_lecture_and_lab_is_stamped():
@@ -28,7 +32,7 @@ def test_every_lecture_and_lab_is_stamped():
     assert colab.check() == []
 
 
-@pytest.mark.parametrize("notebook", colab.sources() + [n for n, _ in colab.releases()],
+@pytest.mark.parametrize("notebook", colab.sources() + colab.releases(),
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_badge_opens_a_committed_notebook_and_setup_installs_the_course(notebook):
     badge, setup = nbformat.read(notebook, as_version=4).cells[:2]
@@ -87,6 +91,15 @@ def test_a_bad_repository_setting_is_a_clear_error(tmp_path):
         colab.repository(pyproject)
 
 
+def test_the_course_needs_nothing_that_colab_lacks():
+    import tomllib
+
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[<>=!~;\[ ]", d, maxsplit=1)[0].lower() for d in dependencies}
+    assert names <= set(COLAB_PACKAGES), f"pip would install {names - set(COLAB_PACKAGES)} on Colab"
+    assert all(not re.search(r"[<>=~]", d) for d in dependencies), "pinned dependencies would replace Colab's"
+
+
 # --- a lab's solution in a Colab-like environment ---------------------------------------------------
 
 STUB = {
@@ -116,8 +129,7 @@ def colab_like(tmp_path_factory):
     uv = shutil.which("uv") or os.path.join(os.path.dirname(sys.executable), "uv")
     _run(uv, "venv", "--quiet", "--seed", str(venv), "--python", sys.executable)
     python = venv / "bin" / "python"
-    _run(uv, "pip", "install", "--quiet", "--python", str(python),
-         "tensorflow-cpu", "keras", "ipykernel", "matplotlib", "tqdm", "requests", "setuptools")
+    _run(uv, "pip", "install", "--quiet", "--python", str(python), *COLAB_PACKAGES)
     site = _run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
     for name, text in STUB.items():
         os.makedirs(os.path.dirname(os.path.join(site, name)), exist_ok=True)
@@ -185,6 +197,7 @@ def test_solution_runs_on_colab_with_only_tensorflow_keras_and_course(colab_like
         outputs = cell.get("outputs", [])
         return "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
 
+    assert "ERROR" not in text_of(nb.cells[1]), text_of(nb.cells[1])  # %pip reports failures without raising
     everything = "\n".join(text_of(c) for c in nb.cells)
     assert "Mode: FAST" in everything
     assert "On Colab: Runtime > Change runtime type > Hardware accelerator: GPU" in everything
