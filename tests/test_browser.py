@@ -132,6 +132,9 @@ def open_notebook(page, server, path):
     url, token, _ = server
     page.goto(f"{url}/lab/tree/{path}?reset&token={token}")  # reset: no tabs restored from an earlier test
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    # The status bar names the kernel once it is connected: before that, Run All does nothing.
+    page.wait_for_function("() => /ipykernel\\) \\| Idle/.test(document.querySelector('.jp-StatusBar-Widget').textContent)",
+                           timeout=180_000)
     wait_idle(page, timeout=180)
 
 
@@ -139,14 +142,14 @@ def wait_idle(page, timeout):
     """Wait until the kernel is idle and no cell is queued or running (``[*]``), twice in a row."""
     deadline, calm = time.monotonic() + timeout, 0
     while calm < 2:
-        busy = page.evaluate("""() => {
+        state = page.evaluate("""() => {
             const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
-            const status = indicator ? indicator.getAttribute('data-status') : 'unknown';
-            const running = [...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'));
-            return running || status !== 'idle';
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent);
+            return {status: indicator ? indicator.getAttribute('data-status') : 'no indicator',
+                    running: prompts.map((p, i) => p.includes('*') ? i : -1).filter(i => i >= 0)};
         }""")
-        calm = 0 if busy else calm + 1
-        assert time.monotonic() < deadline, f"the notebook was still running after {timeout} s"
+        calm = 0 if state["running"] or state["status"] != "idle" else calm + 1
+        assert time.monotonic() < deadline, f"still running after {timeout} s: {state}"
         time.sleep(1)
 
 
