@@ -53,3 +53,31 @@ def plot_history(history, metrics=("loss", "accuracy"), title=None):
     fig.tight_layout()
     plt.show()
     return fig
+
+
+def plot_confusion_matrix(matrix, class_names, title=None, size=6.5):
+    """Show a confusion matrix (rows: true class, columns: predicted class) as row percentages.
+
+    ``matrix`` holds counts, e.g. from ``sklearn.metrics.confusion_matrix(true, predicted)``. Each row
+    is divided by its total, so the diagonal reads as the recall of each class.
+    """
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape != (len(class_names), len(class_names)):
+        raise ValueError(f"expected a {len(class_names)}x{len(class_names)} matrix of counts, got shape {matrix.shape}")
+    totals = matrix.sum(axis=1, keepdims=True)
+    percent = 100 * matrix / np.maximum(totals, 1)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(percent, cmap="Blues", vmin=0, vmax=100)
+    for (row, col), value in np.ndenumerate(percent):
+        if matrix[row, col]:
+            ax.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=8,
+                    color="white" if value > 50 else "black")
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title or "Confusion matrix (% of each true class)")
+    fig.tight_layout()
+    plt.show()
+    return fig

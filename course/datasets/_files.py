@@ -185,15 +185,18 @@ def _missing_message(dataset: str, file: DataFile, mirror: Path | None, cached: 
         if mirror
         else f"${DATA_DIR_VARIABLE} is not set"
     )
-    how = f"download {file.urls[0]} and extract '{file.name}' from it" if file.in_zip else f"download {file.urls[0]}"
+    if file.urls:
+        how = f"download {file.urls[0]} and extract '{file.name}' from it" if file.in_zip else f"download {file.urls[0]}"
+        fix = f"or {how} to {cached} (sha256 {file.sha256}), or connect to the internet and run again."
+    else:  # e.g. the chunks of the CIFAR-10 subset
+        fix = "this file exists only in the course mirror."
     lines = [
         f"Dataset file '{file.name}' of '{dataset}' is not available.",
         f"  offline mirror: {where}",
         f"  local cache:    {cached}",
-        f"  upstream:       {', '.join(file.urls)}",
+        f"  upstream:       {', '.join(file.urls) or 'none (mirror-only file)'}",
         *(f"  - {note}" for note in notes),
         "To fix: point the environment variable COURSE_DATA_DIR at a copy of the course data mirror "
-        f"(a folder with '{dataset}/{file.name}'), or {how} to {cached} "
-        f"(sha256 {file.sha256}), or connect to the internet and run again.",
+        f"(a folder with '{dataset}/{file.name}'), {fix}",
     ]
     return "\n".join(lines)
