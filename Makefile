@@ -10,7 +10,7 @@ export PATH := $(BIN):$(PATH)
 export COURSE_DATA_DIR ?= $(wildcard $(abspath $(CURDIR)/../shared/data))
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test release check-release lab bench clean
+.PHONY: setup run test lint hooks stamp release check-release lab bench clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,15 @@ run: setup          ## execute every lecture and lab (fast mode), release, autog
 
 test: setup         ## the test suite
 	$(BIN)/python -m pytest
+
+lint: setup         ## the pre-commit hooks on every file: stripped notebooks, ruff, Colab cells, release sync
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
+
+hooks: setup        ## run those hooks on each `git commit`
+	$(BIN)/pre-commit install
+
+stamp: setup        ## add/update every notebook's Colab badge and set-up cell, re-release changed labs
+	$(BIN)/python -m ci.colab stamp
 
 release: setup      ## regenerate the student release labs/ from solutions/
 	$(BIN)/python -m autograder release

@@ -61,6 +61,12 @@ def execute(notebook: Path, out_dir: Path, fast: bool = True, timeout: int = 180
     return Execution(str(relative), time.perf_counter() - start, "ok", "", output)
 
 
+def progress(results: list[Execution]) -> str:
+    """One line after each notebook: its status and time, and the time so far."""
+    last = results[-1]
+    return f"  {last.status} in {last.seconds:.1f} s ({sum(r.seconds for r in results):.0f} s so far)"
+
+
 def write_report(results: list[Execution], out_dir: Path, scores: dict[str, str] | None = None) -> str:
     """Write report.csv and report.md; return the table as text."""
     scores = scores or {}
@@ -93,10 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     env.prepare()
     results = []
-    for notebook in args.notebooks or course_notebooks():
-        print(f"executing {notebook} ...", flush=True)
+    notebooks = args.notebooks or course_notebooks()
+    for number, notebook in enumerate(notebooks, 1):
+        print(f"[{number}/{len(notebooks)}] executing {notebook} ...", flush=True)
         results.append(execute(notebook, args.out, fast=not args.full))
-        print(f"  {results[-1].status} in {results[-1].seconds:.1f} s", flush=True)
+        print(progress(results), flush=True)
     print(write_report(results, args.out))
     return 0 if all(r.status == "ok" for r in results) else 1
 

@@ -14,7 +14,7 @@ import sys
 
 from autograder import pipeline
 from ci import env
-from ci.execute import Execution, course_notebooks, execute, write_report
+from ci.execute import Execution, course_notebooks, execute, progress, write_report
 
 
 def main() -> int:
@@ -24,12 +24,13 @@ def main() -> int:
     shutil.rmtree(grading, ignore_errors=True)
     results: list[Execution] = []
     scores: dict[str, str] = {}
-    for notebook in course_notebooks():
-        print(f"executing {notebook.relative_to(env.ROOT)} ...", flush=True)
+    notebooks, labs = course_notebooks(), pipeline.lab_names()
+    for number, notebook in enumerate(notebooks, 1):
+        print(f"[{number}/{len(notebooks)}] executing {notebook.relative_to(env.ROOT)} ...", flush=True)
         results.append(execute(notebook, out))
-        print(f"  {results[-1].status} in {results[-1].seconds:.1f} s", flush=True)
-    for lab in pipeline.lab_names():
-        print(f"releasing and autograding {lab} ...", flush=True)
+        print(progress(results), flush=True)
+    for number, lab in enumerate(labs, 1):
+        print(f"[{number}/{len(labs)}] releasing and autograding {lab} ...", flush=True)
         pipeline.release(lab, grading_dir=grading)
         for who, notebook in [
             ("reference-solution", pipeline.SOLUTIONS / lab / f"{lab}.ipynb"),
@@ -44,6 +45,7 @@ def main() -> int:
             except pipeline.GradingError as exc:
                 status, error = "failed", str(exc).splitlines()[0]
             results.append(Execution(name, time.perf_counter() - start, status, error))
+            print(progress(results), flush=True)
     print(write_report(results, out, scores))
     pipeline.export_grades(out / "grades.csv", grading_dir=grading)
     return 0 if all(r.status == "ok" for r in results) else 1

@@ -128,14 +128,43 @@ def device_report() -> str:
     return report
 
 
-def setup(fast: bool | None = None, seed: int = 42, report: bool = True, keras: bool = True) -> Runtime:
+def use_exact_float32() -> None:
+    """Make float32 matrix products exact float32 on GPUs too.
+
+    Ampere and newer GPUs multiply float32 matrices in TensorFloat-32 by default (TensorFlow and JAX),
+    which is ~1e-3 off: notebooks that check NumPy against Keras to 1e-5 must switch it off.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+    elif backend == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "highest")
+    elif backend == "torch":
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+
+def setup(
+    fast: bool | None = None, seed: int = 42, report: bool = True, keras: bool = True, exact_float32: bool = False
+) -> Runtime:
     """Resolve fast mode, seed every generator and print a short device report.
 
     Notebooks that use no Keras/TensorFlow (NumPy and scikit-learn only) pass ``keras=False``: TensorFlow
-    is then neither imported (about 7 s) nor asked about devices.
+    is then neither imported (about 7 s) nor asked about devices. Notebooks that compare NumPy with Keras
+    to float32 precision pass ``exact_float32=True`` (see :func:`use_exact_float32`).
     """
     rt = Runtime(fast=resolve_fast(fast), seed=seed)
     seed_everything(seed, keras=keras)
+    if keras and exact_float32:
+        use_exact_float32()
     if report:
         mode = "FAST (shrunk training for CI/autograding)" if rt.fast else "FULL (reproduces the reference results)"
         print(f"Mode: {mode}; seed {seed}")

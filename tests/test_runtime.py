@@ -75,3 +75,14 @@ def test_setup_without_keras_imports_no_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "Mode: FAST" in result.stdout and "no accelerator needed" in result.stdout
+
+
+def test_exact_float32_switches_off_tensorfloat32():
+    import tensorflow as tf
+
+    assert tf.config.experimental.tensor_float_32_execution_enabled()  # TensorFlow's default
+    try:
+        runtime.use_exact_float32()
+        assert not tf.config.experimental.tensor_float_32_execution_enabled()
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(True)
