@@ -76,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             result = pipeline.grade_batch(args.lab, args.submissions, workers=args.workers, limits=_limits(args),
                                           feedback=not args.no_feedback, force=args.force, db_url=args.db)
             print(report.table(result.results))
-            print(report.summary(result.results, result.seconds, result.workers, result.sandbox))
-            print(f"graded {result.graded}, reused {len(result.results) - result.graded} unchanged results")
+            print(report.summary(result.results, result.seconds, result.workers, result.sandbox, result.graded))
             print(f"wrote {result.csv}, {result.report}, {result.histogram}")
         elif args.command == "grade":
             score = pipeline.autograde(args.lab, args.notebook, args.student, feedback=args.feedback)

@@ -178,8 +178,8 @@ def assemble(master_nb: NotebookNode, student: NotebookNode) -> tuple[NotebookNo
             flags.append(f"duplicate-cell:{cid}" if cid in known else f"unknown-graded-cell:{cid}")
             cell.metadata.pop("nbgrader", None)
         extras.setdefault(anchor, []).append(cell)
-    if not matched:
-        return None, flags + ["wrong-lab"]
+    if not matched:  # none of this lab's cells: another lab's notebook, or a blank one
+        return None, ["wrong-lab"]
     expected_order = [c for c in known if c in matched]
     if order != expected_order:
         flags.append("moved-cells-restored")
@@ -233,6 +233,8 @@ SUSPICIOUS = {
     "patching-internals": r"\.__code__\s*=|__builtins__|\bbuiltins\b|sys\.modules|\bgc\.get_|ctypes|__class__\s*=",
     "patching-test-helpers": r"\b(np|numpy)\.testing\.\w+\s*=|\b(np|numpy)\.(array_equal|allclose|isclose|all)\s*=",
     "always-equal-object": r"def\s+__(eq|ne|lt|le|gt|ge|bool)__",
+    "shadowing-builtins": r"(?m)^\s*(?:def\s+(?:type|isinstance|issubclass|len|abs|all|any|int|float|round)\s*\("
+                          r"|(?:type|isinstance|issubclass|len|abs|all|any|int|float|round)\s*=[^=])",
     "exit-calls": r"\bos\._exit\b|\bsys\.exit\b|\bos\.kill\b|\bquit\(|\bexit\(",
     "processes": r"\bsubprocess\b|os\.(system|fork|popen|exec|spawn)|multiprocessing|\bsetsid\b",
     "network": r"\bsocket\b|urllib|requests\.|http\.client|\bcurl\b|\bwget\b",

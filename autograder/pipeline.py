@@ -276,7 +276,7 @@ def grade_batch(
     :mod:`autograder.submissions`), or a list of :class:`~autograder.submissions.Incoming`."""
     from autograder import report, sandbox
     from autograder import submissions as intake
-    from autograder.worker import Job, Result, sha256
+    from autograder.worker import Job, sha256
 
     start = time.perf_counter()
     limits = limits or sandbox.Limits()
@@ -339,7 +339,7 @@ def grade_batch(
     results.sort(key=lambda r: r.student)
     seconds = time.perf_counter() - start
     paths = report.write(lab, results, grading / "reports" / lab, seconds=seconds, workers=workers,
-                         sandbox=sandbox.sandbox_mode())
+                         sandbox=sandbox.sandbox_mode(), graded=len(jobs))
     return BatchReport(lab, results, seconds, workers, sandbox.sandbox_mode(), len(jobs), *paths, grading_dir=grading)
 
 

@@ -19,7 +19,8 @@ def table(results) -> str:
     return "\n".join(lines)
 
 
-def summary(results, seconds: float, workers: int, sandbox: str) -> str:
+def summary(results, seconds: float, workers: int, sandbox: str, graded: int | None = None) -> str:
+    graded = len(results) if graded is None else graded
     scores = [r.score for r in results]
     maximum = max((r.max_score for r in results), default=0)
     flagged = sum(bool(r.flags) for r in results)
@@ -27,7 +28,8 @@ def summary(results, seconds: float, workers: int, sandbox: str) -> str:
         f"submissions: {len(results)}, flagged: {flagged}, full marks: {sum(s == maximum for s in scores)}",
         f"score (of {maximum:g}): mean {statistics.mean(scores):.2f}, median {statistics.median(scores):g}, "
         f"min {min(scores):g}, max {max(scores):g}",
-        f"wall time {seconds:.1f} s with {workers} workers: {60 * len(results) / seconds:.1f} submissions/minute",
+        f"wall time {seconds:.1f} s with {workers} workers: graded {graded} "
+        f"({60 * graded / seconds:.1f} submissions/minute), reused {len(results) - graded} unchanged results",
         f"isolation: {sandbox}",
     ]
     return "\n".join(lines)
@@ -52,7 +54,8 @@ def histogram(results, path: Path) -> Path:
     return path
 
 
-def write(lab: str, results, out_dir: Path, seconds: float, workers: int, sandbox: str) -> tuple[Path, Path, Path]:
+def write(lab: str, results, out_dir: Path, seconds: float, workers: int, sandbox: str,
+          graded: int | None = None) -> tuple[Path, Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     test_ids = [t.grade_id for t in results[0].tests] if results else []
     grades = out_dir / "grades.csv"
@@ -66,6 +69,6 @@ def write(lab: str, results, out_dir: Path, seconds: float, workers: int, sandbo
                              f"{r.seconds:.1f}", *[f"{by_id.get(t, 0):g}" for t in test_ids]])
     picture = histogram(results, out_dir / "histogram.png")
     markdown = out_dir / "report.md"
-    markdown.write_text(f"# Grades: {lab}\n\n```\n{summary(results, seconds, workers, sandbox)}\n```\n\n"
+    markdown.write_text(f"# Grades: {lab}\n\n```\n{summary(results, seconds, workers, sandbox, graded)}\n```\n\n"
                         f"![grade histogram](histogram.png)\n\n```\n{table(results)}\n```\n")
     return grades, markdown, picture

@@ -177,6 +177,8 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
     )
     modules = integrity.test_imports(nb)
     outcomes: dict[int, tuple] = {}
+    deadline = time.monotonic() + limits.notebook_timeout
+    timeout_flag = f"notebook-timeout:{limits.notebook_timeout:g}s"
 
     async def silent(code: str = "", expressions: dict | None = None, wait: float = 120.0):
         msg_id = client.kc.execute(code, silent=True, store_history=False, user_expressions=expressions or {})
@@ -220,8 +222,11 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
                     if test:
                         after = guard.parse(await silent(expressions=guard.request("after", key)))
                         outcomes[index] = (reply, after)
-                except DeadKernelError:
-                    flags.append(f"kernel-died:{integrity.grade_id(cell) or f'cell {index}'}")
+                except DeadKernelError:  # nbclient also reports our notebook deadline's cancellation so
+                    if time.monotonic() >= deadline - 1:
+                        flags.append(timeout_flag)
+                    else:
+                        flags.append(f"kernel-died:{integrity.grade_id(cell) or f'cell {index}'}")
                     return
                 if index in client.truncated and "huge-output" not in flags:
                     flags.append("huge-output")
@@ -229,7 +234,8 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
     try:
         await asyncio.wait_for(run(), timeout=limits.notebook_timeout)
     except asyncio.TimeoutError:
-        flags.append(f"notebook-timeout:{limits.notebook_timeout:g}s")
+        if timeout_flag not in flags:
+            flags.append(timeout_flag)
     except Exception as exc:  # the kernel could not start or the connection broke
         flags.append(f"execution-error:{type(exc).__name__}: {str(exc)[:200]}")
     finally:

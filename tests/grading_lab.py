@@ -97,6 +97,4 @@ def edited_cell(nb, grade_id: str, source: str) -> bytes:
 
 
 def as_nbformat3(nb) -> bytes:
-    from nbformat import v3
-
-    return v3.writes(nbformat.convert(nbformat.from_dict(json.loads(json.dumps(nb))), 3)).encode()
+    return nbformat.writes(nbformat.from_dict(json.loads(json.dumps(nb))), version=3).encode()
