@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -208,11 +209,13 @@ def record(book, result) -> None:
     race (two graders adding the same student) is retried.
     """
     from nbgrader.api import InvalidEntry, MissingEntry
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DBAPIError, SAWarning
 
     points = {t.grade_id: t.points for t in result.tests}
     for attempt in range(8):
         try:
+            # nbgrader's add_submission builds related rows in a way SQLAlchemy warns about; harmless
+            warnings.filterwarnings("ignore", category=SAWarning)
             book.update_or_create_student(result.student)
             try:
                 submission = book.find_submission(result.lab, result.student)
