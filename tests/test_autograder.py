@@ -8,7 +8,6 @@ The MNIST lab gets its own, smaller battery in test_autograder_mnist.py.
 import csv
 import html
 import json
-import os
 import re
 import socket
 import threading
@@ -346,7 +345,7 @@ def test_assemble_strips_forged_points_and_duplicates(tmp_path):
     assert "raise NotImplementedError" not in "".join(c.source for c in nb.cells), "the answers are the student's"
 
 
-def test_self_check_exits_non_zero_when_a_test_fails(tmp_path):
+def test_self_check_command_exits_non_zero_when_a_test_fails(tmp_path, capsys):
     from course import selfcheck
 
     release = lab.solution_notebook()
@@ -355,10 +354,5 @@ def test_self_check_exits_non_zero_when_a_test_fails(tmp_path):
     bad.write_bytes(lab.answered(release, {"double": "def double(values):\n    return [0]"}))
     assert selfcheck.main([str(good)]) == 0
     assert selfcheck.main([str(bad)]) == 1
-    with pytest.raises(selfcheck.SelfCheckFailed):
-        selfcheck.check(bad)
-    os.environ[selfcheck.RUNNING_VARIABLE] = "1"
-    try:
-        assert selfcheck.run(bad) is None, "a notebook checking itself must not recurse"
-    finally:
-        del os.environ[selfcheck.RUNNING_VARIABLE]
+    assert "FAILED  test_double" in capsys.readouterr().out
+    assert selfcheck.main([str(tmp_path / "missing.ipynb")]) == 2
