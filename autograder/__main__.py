@@ -1,8 +1,15 @@
 """Command line of the grading pipeline.
 
-    python -m autograder release [LAB ...]               regenerate labs/ from solutions/
-    python -m autograder grade LAB NOTEBOOK --student ID  autograde one notebook, print its score
-    python -m autograder export [CSV]                     write the gradebook's scores to a CSV
+    python -m autograder release [LAB ...]                  regenerate labs/ from solutions/
+    python -m autograder batch LAB SUBMISSIONS [options]    grade a folder or zip of submissions in parallel
+    python -m autograder grade LAB NOTEBOOK --student ID     autograde one notebook, print its score
+    python -m autograder check NOTEBOOK                      student self-check: exit 1 if a test fails
+    python -m autograder export [CSV]                        write the gradebook's scores to a CSV
+    python -m autograder bench [--lab LAB] [-n 100]          batch vs `nbgrader autograde`, side by side
+
+SUBMISSIONS is nbgrader's submitted/<student>/<lab>/ folder, a folder of <student>.ipynb files or an
+LMS zip export. The gradebook is grading/gradebook.db unless COURSE_GRADEBOOK_URL (or --db) names
+another SQLAlchemy URL (e.g. postgresql://grader@localhost/course).
 """
 
 from __future__ import annotations
@@ -13,31 +20,78 @@ import sys
 from autograder import pipeline
 
 
+def _limits(args):
+    from autograder.sandbox import Limits
+
+    return Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.timeout, memory=int(args.memory * 2**30),
+                  network=args.network)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     release = commands.add_parser("release", help="regenerate the student release in labs/")
     release.add_argument("labs", nargs="*", help="default: every lab in solutions/")
+
+    batch = commands.add_parser("batch", help="grade every submission of a lab in parallel")
+    batch.add_argument("lab")
+    batch.add_argument("submissions", help="a submitted/ folder, a folder of <student>.ipynb, or a zip")
+    batch.add_argument("--workers", type=int, default=None, help="parallel gradings (default: one per core)")
+    batch.add_argument("--cell-timeout", type=float, default=600, help="seconds per cell (default 600)")
+    batch.add_argument("--timeout", type=float, default=1800, help="seconds per notebook (default 1800)")
+    batch.add_argument("--memory", type=float, default=4, help="GiB of memory per submission (default 4)")
+    batch.add_argument("--network", action="store_true", help="let submissions reach the network")
+    batch.add_argument("--force", action="store_true", help="regrade submissions graded before")
+    batch.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
+    batch.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: COURSE_GRADEBOOK_URL or SQLite)")
+
     grade = commands.add_parser("grade", help="autograde one notebook")
     grade.add_argument("lab")
     grade.add_argument("notebook")
     grade.add_argument("--student", required=True)
     grade.add_argument("--feedback", action="store_true", help="also write HTML feedback")
+
+    check = commands.add_parser("check", help="run a notebook and its visible tests; exit 1 if any fails")
+    check.add_argument("notebook")
+    check.add_argument("--full", action="store_true", help="full mode (default: fast mode, like the autograder)")
+    check.add_argument("--timeout", type=float, default=600, help="seconds per cell")
+
     export = commands.add_parser("export", help="write grades to CSV")
     export.add_argument("csv", nargs="?", default=str(pipeline.grading_root() / "grades.csv"))
+
+    bench = commands.add_parser("bench", help="grading throughput: our batch vs nbgrader autograde")
+    bench.add_argument("--lab", default="mnist-cnn")
+    bench.add_argument("-n", type=int, default=100, help="submissions (copies of the reference solution)")
+    bench.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
 
     try:
         if args.command == "release":
             for lab in args.labs or pipeline.lab_names():
                 print(f"released {pipeline.release(lab).relative_to(pipeline.ROOT)}")
+        elif args.command == "batch":
+            from autograder import report
+
+            result = pipeline.grade_batch(args.lab, args.submissions, workers=args.workers, limits=_limits(args),
+                                          feedback=not args.no_feedback, force=args.force, db_url=args.db)
+            print(report.table(result.results))
+            print(report.summary(result.results, result.seconds, result.workers, result.sandbox, result.graded))
+            print(f"wrote {result.csv}, {result.report}, {result.histogram}")
         elif args.command == "grade":
             score = pipeline.autograde(args.lab, args.notebook, args.student, feedback=args.feedback)
             print(f"{score.student} {score.lab}: {score.score:g}/{score.max_score:g}")
+        elif args.command == "check":
+            from course import selfcheck
+
+            return selfcheck.main([args.notebook, "--timeout", str(args.timeout)] + (["--full"] if args.full else []))
         elif args.command == "export":
             print(f"wrote {pipeline.export_grades(args.csv)}")
-    except pipeline.GradingError as exc:
+        elif args.command == "bench":
+            from autograder import bench as benchmark
+
+            print(benchmark.run(args.lab, args.n, workers=args.workers))
+    except (pipeline.GradingError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

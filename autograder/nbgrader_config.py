@@ -2,7 +2,8 @@
 ``nbgrader_config.py`` that JupyterLab's nbgrader extension and the ``nbgrader`` CLI read).
 
 Sources are the notebooks in ``solutions/<lab>/``; the student release goes to ``labs/<lab>/``.
-Grading work folders live under ``$COURSE_GRADING_DIR`` (default ``grading/``, gitignored).
+Grading work folders live under ``$COURSE_GRADING_DIR`` (default ``grading/``, gitignored); the
+gradebook is ``grading/gradebook.db`` unless ``$COURSE_GRADEBOOK_URL`` names another database.
 """
 
 import os
@@ -20,7 +21,8 @@ c.CourseDirectory.release_directory = "labs"
 c.CourseDirectory.submitted_directory = str(grading / "submitted")
 c.CourseDirectory.autograded_directory = str(grading / "autograded")
 c.CourseDirectory.feedback_directory = str(grading / "feedback")
-c.CourseDirectory.db_url = f"sqlite:///{grading / 'gradebook.db'}"
+# SQLite by default; any SQLAlchemy URL (e.g. postgresql://user@host/db) through COURSE_GRADEBOOK_URL.
+c.CourseDirectory.db_url = os.environ.get("COURSE_GRADEBOOK_URL") or f"sqlite:///{grading / 'gradebook.db'}"
 c.Exchange.root = str(grading / "exchange")  # unused, but nbgrader wants it writable
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.bak"]
 

@@ -1,30 +1,45 @@
-"""The grading pipeline, driven through nbgrader's Python API (one process, no 5 s CLI start-ups).
+"""The grading pipeline: nbgrader's release and gradebook, our parallel sandboxed autograding.
 
-    release(lab)                      solutions/<lab>  ->  labs/<lab> (student version)
-    autograde(lab, notebook, student) one submission -> score in the gradebook (+ feedback)
-    export_grades(path)               gradebook -> CSV
+    release(lab)                           solutions/<lab>  ->  labs/<lab> (student version), gradebook
+    grade_batch(lab, submissions)          a folder or zip of submissions -> gradebook, CSV, reports, feedback
+    autograde(lab, notebook, student)      one submission (a batch of one) -> Score
+    score_of(lab, student), export_grades  read the gradebook
+
+``grade_batch`` grades ``workers`` submissions at a time (default: one per core), each in its own
+worker process (:mod:`autograder.worker`) with its own sandboxed kernel (:mod:`autograder.sandbox`),
+and records every result in the gradebook from this one process, so parallel grading never races
+on it. Results are cached by the sha256 of the submission and of the lab's master, so a re-run only
+grades what changed and writes the same grades again.
 
 Every function takes an optional ``grading_dir`` (default ``$COURSE_GRADING_DIR`` or ``grading/``)
-so that tests and CI grade in a scratch folder and never touch an instructor's gradebook.
+so that tests and CI grade in a scratch folder and never touch an instructor's gradebook, and an
+optional ``course_dir`` (default: this repository) holding ``solutions/`` and ``labs/``. The
+gradebook is SQLite in the grading folder unless ``$COURSE_GRADEBOOK_URL`` (or ``db_url``) names
+another SQLAlchemy URL, e.g. ``postgresql://grader@dbhost/course``.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
-import shutil
+import subprocess
 import sys
-from dataclasses import dataclass
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = Path(__file__).resolve().parent / "nbgrader_config.py"
 SOLUTIONS = ROOT / "solutions"
 LABS = ROOT / "labs"
+GRADEBOOK_URL_VARIABLE = "COURSE_GRADEBOOK_URL"
 
 
 class GradingError(RuntimeError):
-    """nbgrader reported a failure; the message carries its log."""
+    """nbgrader reported a failure, or the input cannot be graded at all; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -39,9 +54,10 @@ class Score:
         return self.max_score > 0 and abs(self.score - self.max_score) < 1e-9
 
 
-def lab_names() -> list[str]:
+def lab_names(course_dir: str | Path | None = None) -> list[str]:
     """Labs are the folders ``solutions/<lab>/`` holding a notebook ``<lab>.ipynb``."""
-    return sorted(p.parent.name for p in SOLUTIONS.glob("*/*.ipynb") if p.stem == p.parent.name)
+    solutions = Path(course_dir or ROOT) / "solutions"
+    return sorted(p.parent.name for p in solutions.glob("*/*.ipynb") if p.stem == p.parent.name)
 
 
 def grading_root(grading_dir: str | Path | None = None) -> Path:
@@ -49,7 +65,8 @@ def grading_root(grading_dir: str | Path | None = None) -> Path:
     return Path(grading_dir or default).resolve()
 
 
-def load_config(grading_dir: str | Path | None = None, release_dir: str | Path | None = None):
+def load_config(grading_dir: str | Path | None = None, release_dir: str | Path | None = None,
+                course_dir: str | Path | None = None, db_url: str | None = None):
     """The course's nbgrader config, with the grading work folders (and the release) redirected."""
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -63,8 +80,12 @@ def load_config(grading_dir: str | Path | None = None, release_dir: str | Path |
             os.environ.pop("COURSE_GRADING_DIR", None)
         else:
             os.environ["COURSE_GRADING_DIR"] = previous
+    if course_dir is not None:
+        config.CourseDirectory.root = str(Path(course_dir).resolve())
     if release_dir is not None:
         config.CourseDirectory.release_directory = str(Path(release_dir).resolve())
+    if db_url:
+        config.CourseDirectory.db_url = db_url
     grading.mkdir(parents=True, exist_ok=True)
     return config
 
@@ -85,13 +106,270 @@ def _check(result: dict, what: str) -> dict:
     return result
 
 
-def release(lab: str, release_dir: str | Path | None = None, grading_dir: str | Path | None = None) -> Path:
-    """Generate the student version of ``lab`` (solutions and hidden tests removed)."""
-    if lab not in lab_names():
-        raise GradingError(f"unknown lab '{lab}': expected solutions/{lab}/{lab}.ipynb (labs: {lab_names()})")
-    config = load_config(grading_dir, release_dir)
+def release(lab: str, release_dir: str | Path | None = None, grading_dir: str | Path | None = None,
+            course_dir: str | Path | None = None, db_url: str | None = None) -> Path:
+    """Generate the student version of ``lab`` (solutions and hidden tests removed), record it in the gradebook."""
+    course = Path(course_dir or ROOT)
+    if lab not in lab_names(course):
+        raise GradingError(f"unknown lab '{lab}': expected solutions/{lab}/{lab}.ipynb (labs: {lab_names(course)})")
+    config = load_config(grading_dir, release_dir, course_dir, db_url)
     _check(_api(config).generate_assignment(lab, force=True), f"generate_assignment {lab}")
-    return Path(config.CourseDirectory.release_directory if release_dir else LABS) / lab
+    return Path(release_dir).resolve() / lab if release_dir else course / "labs" / lab
+
+
+def gradebook(grading_dir: str | Path | None = None, db_url: str | None = None):
+    """nbgrader's Gradebook on the configured database (use as a context manager)."""
+    from nbgrader.api import Gradebook
+
+    config = load_config(grading_dir, db_url=db_url)
+    return Gradebook(config.CourseDirectory.db_url, course_id=config.CourseDirectory.course_id)
+
+
+def score_of(lab: str, student: str, grading_dir: str | Path | None = None, db_url: str | None = None) -> Score:
+    with gradebook(grading_dir, db_url) as book:
+        submission = book.find_submission(lab, student)
+        return Score(lab, student, float(submission.score), float(submission.max_score))
+
+
+def export_grades(path: str | Path, grading_dir: str | Path | None = None, db_url: str | None = None) -> Path:
+    """Write every graded submission's score to a CSV (student, lab, score, max_score, flagged)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gradebook(grading_dir, db_url) as book, open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", "lab", "score", "max_score", "flagged"])
+        for assignment in book.assignments:
+            for submission in sorted(assignment.submissions, key=lambda s: s.student_id):
+                flagged = any(nb.flagged for nb in submission.notebooks)
+                writer.writerow([submission.student_id, assignment.name, submission.score, submission.max_score,
+                                 int(flagged)])
+    return path
+
+
+# --- batch grading -------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchReport:
+    lab: str
+    results: list  # worker.Result, in student order
+    seconds: float
+    workers: int
+    sandbox: str
+    graded: int  # submissions executed in this run (the rest came from the cache)
+    csv: Path
+    report: Path
+    histogram: Path
+    grading_dir: Path = field(default_factory=Path)
+
+
+def master_notebook(lab: str, grading_dir: str | Path | None = None, course_dir: str | Path | None = None,
+                    db_url: str | None = None) -> Path:
+    """Write the lab's master (answers stubbed, hidden tests kept) outside the sandbox; make sure
+    the gradebook records the lab with the same test cells and points (releasing it if not)."""
+    from autograder import integrity
+
+    course = Path(course_dir or ROOT)
+    solution = course / "solutions" / lab / f"{lab}.ipynb"
+    if not solution.is_file():
+        raise GradingError(f"unknown lab '{lab}': expected {solution} (labs: {lab_names(course)})")
+    grading = grading_root(grading_dir)
+    config = load_config(grading, course_dir=course, db_url=db_url)
+    master = integrity.master(solution, config)
+    expected = {integrity.grade_id(c): integrity.points(c) for c in master.cells if integrity.nbgrader_meta(c).get("grade")}
+    if _recorded_cells(lab, grading, db_url) != expected:
+        release(lab, release_dir=grading / "release", grading_dir=grading, course_dir=course, db_url=db_url)
+        if _recorded_cells(lab, grading, db_url) != expected:
+            raise GradingError(f"the gradebook's record of {lab} does not match solutions/{lab}")
+    import nbformat
+
+    path = grading / "master" / lab / f"{lab}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = nbformat.writes(master)
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def _recorded_cells(lab: str, grading: Path, db_url: str | None) -> dict:
+    from nbgrader.api import MissingEntry
+
+    with gradebook(grading, db_url) as book:
+        try:
+            notebook = book.find_notebook(lab, lab)
+        except MissingEntry:
+            return {}
+        return {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
+
+
+def record(book, result) -> None:
+    """Write one result into the gradebook: student, submission, one auto score per test cell.
+
+    Safe to repeat (it updates) and to run from several processes at once: a unique-constraint
+    race (two graders adding the same student) is retried.
+    """
+    from nbgrader.api import InvalidEntry, MissingEntry
+    from sqlalchemy.exc import DBAPIError, SAWarning
+
+    points = {t.grade_id: t.points for t in result.tests}
+    for attempt in range(8):
+        try:
+            # nbgrader's add_submission builds related rows in a way SQLAlchemy warns about; harmless
+            warnings.filterwarnings("ignore", category=SAWarning)
+            book.update_or_create_student(result.student)
+            try:
+                submission = book.find_submission(result.lab, result.student)
+            except MissingEntry:
+                submission = book.add_submission(result.lab, result.student)
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.cell.name in points:
+                        grade.auto_score = points[grade.cell.name]
+                        grade.needs_manual_grade = grade.manual_score is not None
+                notebook.flagged = bool(result.flags)
+            book.db.commit()
+            return
+        except (InvalidEntry, DBAPIError):
+            book.db.rollback()
+            time.sleep(0.05 * (attempt + 1))
+    raise GradingError(f"could not record {result.student}'s grade for {result.lab} in the gradebook")
+
+
+def _job_result(job, timeout: float):
+    """Run one worker process; a worker that crashes or hangs becomes a flagged zero, not an exception."""
+    from autograder.worker import Result
+
+    job_file = Path(job.result).with_suffix(".job.json")
+    job_file.write_text(json.dumps(asdict(job)))
+    Path(job.result).unlink(missing_ok=True)
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(job_file)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+        problem = f"grader-error:exit {process.returncode}" if process.returncode else ""
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)  # its kernel dies with it (bwrap --die-with-parent)
+        output, _ = process.communicate()
+        problem = f"grader-timeout:{timeout:g}s"
+    if not problem and Path(job.result).is_file():
+        return Result.from_dict(json.loads(Path(job.result).read_text()))
+    tail = output.decode(errors="replace").strip().splitlines()[-1:] if output else []
+    return Result(job.lab, job.student, flags=job.intake_flags + [problem or "grader-error:no result"] + tail,
+                  seconds=round(time.perf_counter() - start, 2))
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def grade_batch(
+    lab: str,
+    submissions,
+    grading_dir: str | Path | None = None,
+    course_dir: str | Path | None = None,
+    workers: int | None = None,
+    limits=None,
+    feedback: bool = True,
+    force: bool = False,
+    progress: bool = True,
+    db_url: str | None = None,
+) -> BatchReport:
+    """Grade every submission of ``lab`` found in ``submissions`` (folder or zip; see
+    :mod:`autograder.submissions`), or a list of :class:`~autograder.submissions.Incoming`."""
+    from autograder import report, sandbox
+    from autograder import submissions as intake
+    from autograder.worker import Job, sha256
+
+    start = time.perf_counter()
+    limits = limits or sandbox.Limits()
+    workers = workers or default_workers()
+    course = Path(course_dir or ROOT).resolve()
+    grading = grading_root(grading_dir)
+    master = master_notebook(lab, grading, course, db_url)
+    master_sha = sha256(master.read_bytes())
+    incoming = submissions if isinstance(submissions, list) else intake.collect(submissions, lab)
+    if not incoming:
+        raise GradingError(f"no submissions of {lab} found in {submissions}")
+    work_root = grading / "work"
+    work_root.mkdir(parents=True, exist_ok=True)
+    cores = default_workers()
+    kernel_env = {"TF_NUM_INTRAOP_THREADS": str(max(1, cores // workers)), "TF_NUM_INTEROP_THREADS": "1",
+                  "OMP_NUM_THREADS": str(max(1, cores // workers))}
+    data_dir = os.environ.get("COURSE_DATA_DIR")
+    if data_dir:
+        kernel_env["COURSE_DATA_DIR"] = str(Path(data_dir).resolve())
+
+    jobs, cached = [], []
+    for item in incoming:
+        submitted = grading / "submitted" / item.student / lab / f"{lab}.ipynb"
+        if item.data is not None:
+            submitted.parent.mkdir(parents=True, exist_ok=True)
+            if not submitted.is_file() or submitted.read_bytes() != item.data:
+                submitted.write_bytes(item.data)
+        results_dir = grading / "results" / lab
+        results_dir.mkdir(parents=True, exist_ok=True)
+        job = Job(
+            lab=lab, student=item.student, submission=str(submitted) if item.data is not None else None,
+            intake_flags=list(item.flags), master=str(master), lab_files=str(course / "labs" / lab),
+            autograded=str(grading / "autograded" / item.student / lab),
+            feedback=str(grading / "feedback" / item.student / lab / f"{lab}.html") if feedback else None,
+            result=str(results_dir / f"{item.student}.json"), work_root=str(work_root),
+            limits=asdict(limits), readable=[data_dir] if data_dir else [], env=kernel_env,
+        )
+        previous = _cached(job, item, master_sha, limits)
+        if previous is not None and not force:
+            cached.append(previous)
+        else:
+            jobs.append(job)
+
+    results = list(cached)
+    with gradebook(grading, db_url) as book:
+        for result in cached:
+            record(book, result)
+        bar = _progress(len(incoming), len(cached), lab, workers, enabled=progress)
+        timeout = limits.notebook_timeout + 300
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_job_result, job, timeout) for job in jobs]
+            for future in as_completed(futures):
+                result = future.result()
+                result.master_sha256 = result.master_sha256 or master_sha
+                record(book, result)
+                results.append(result)
+                bar.update(1)
+                bar.set_postfix_str(f"{result.student}: {result.score:g}/{result.max_score:g}")
+        bar.close()
+    results.sort(key=lambda r: r.student)
+    seconds = time.perf_counter() - start
+    paths = report.write(lab, results, grading / "reports" / lab, seconds=seconds, workers=workers,
+                         sandbox=sandbox.sandbox_mode(), graded=len(jobs))
+    return BatchReport(lab, results, seconds, workers, sandbox.sandbox_mode(), len(jobs), *paths, grading_dir=grading)
+
+
+def _cached(job, item, master_sha: str, limits):
+    """The previous result of this exact submission against this exact master, if still valid."""
+    from autograder.worker import Result, sha256
+
+    path = Path(job.result)
+    if not path.is_file():
+        return None
+    try:
+        result = Result.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError):
+        return None
+    same = (result.master_sha256 == master_sha
+            and result.submission_sha256 == (sha256(item.data) if item.data is not None else "")
+            and all(f in result.flags for f in item.flags)
+            and not any(f.startswith(("grader-error", "grader-timeout")) for f in result.flags)
+            and (job.feedback is None or Path(job.feedback).is_file()))
+    return result if same else None
+
+
+def _progress(total: int, done: int, lab: str, workers: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, desc=f"grading {lab} ({workers} workers)", unit="submission",
+                disable=not enabled, file=sys.stderr)
 
 
 def autograde(
@@ -100,46 +378,29 @@ def autograde(
     student: str,
     grading_dir: str | Path | None = None,
     feedback: bool = False,
+    course_dir: str | Path | None = None,
+    limits=None,
 ) -> Score:
-    """Autograde one notebook as ``student``'s submission of ``lab`` and return its score.
+    """Autograde one notebook as ``student``'s submission of ``lab`` and return its score."""
+    from autograder.submissions import Incoming, student_id
 
-    The gradebook must know the lab: ``release`` records it (its grade cells and points).
-    """
-    config = load_config(grading_dir)
-    grading = grading_root(grading_dir)
     notebook = Path(notebook)
     if not notebook.is_file():
         raise GradingError(f"submission not found: {notebook}")
-    submitted = grading / "submitted" / student / lab
-    submitted.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(notebook, submitted / f"{lab}.ipynb")
-    api = _api(config)
-    _check(api.autograde(lab, student, force=True, create=True), f"autograde {lab} for {student}")
-    if feedback:
-        _check(api.generate_feedback(lab, student, force=True), f"generate_feedback {lab} for {student}")
-    return score_of(lab, student, grading_dir)
+    if student_id(student) != student:
+        raise GradingError(f"student id {student!r}: use letters, digits, '.', '_' and '-' only")
+    incoming = [Incoming(student, notebook.read_bytes(), str(notebook))]
+    batch = grade_batch(lab, incoming, grading_dir, course_dir, workers=1, limits=limits, feedback=feedback,
+                        force=True, progress=False)
+    result = batch.results[0]
+    return Score(lab, student, result.score, result.max_score)
 
 
-def score_of(lab: str, student: str, grading_dir: str | Path | None = None) -> Score:
-    from nbgrader.api import Gradebook
+def result_of(lab: str, student: str, grading_dir: str | Path | None = None):
+    """The last grading result (tests, flags, time) of a student's submission."""
+    from autograder.worker import Result
 
-    config = load_config(grading_dir)
-    with Gradebook(config.CourseDirectory.db_url) as gradebook:
-        submission = gradebook.find_submission(lab, student)
-        return Score(lab, student, float(submission.score), float(submission.max_score))
-
-
-def export_grades(path: str | Path, grading_dir: str | Path | None = None) -> Path:
-    """Write every autograded submission's score to a CSV (student, lab, score, max_score)."""
-    from nbgrader.api import Gradebook
-
-    config = load_config(grading_dir)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with Gradebook(config.CourseDirectory.db_url) as gradebook, open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student", "lab", "score", "max_score"])
-        for assignment in gradebook.assignments:
-            for submission in assignment.submissions:
-                writer.writerow([submission.student_id, assignment.name, submission.score, submission.max_score])
-    return path
+    path = grading_root(grading_dir) / "results" / lab / f"{student}.json"
+    if not path.is_file():
+        raise GradingError(f"{student} has no graded submission of {lab}")
+    return Result.from_dict(json.loads(path.read_text()))

@@ -9,12 +9,21 @@ It reads the notebook (the saved file in Jupyter, the open notebook on Colab, or
 re-runs every test cell (the cells nbgrader grades, recognised by their metadata) in the notebook's
 namespace, prints one line per test with its points, and raises :class:`SelfCheckFailed` when one
 fails. Only the visible tests are in the student release: the hidden ones run when the lab is graded.
+
+From a shell, on a saved notebook (exit status 1 when a test fails, unlike ``nbgrader validate``)::
+
+    python -m course.selfcheck mnist-cnn.ipynb        # or: python -m autograder check mnist-cnn.ipynb
+
+runs it top to bottom in a fresh kernel (fast mode, like the autograder, unless ``--full``) and
+reports every test cell from the kernel's replies.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,15 +107,88 @@ def check(notebook: str | Path | None = None, namespace: dict | None = None) -> 
     results = run_graded(content, namespace)
     if not results:
         raise ValueError("this notebook has no autograded test cells")
-    width = max(len(r.grade_id) for r in results)
-    for r in results:
-        status = "ok    " if r.passed else "FAILED"
-        line = f"{status}  {r.grade_id:{width}s}  {r.points:g} point{'s' if r.points != 1 else ''}"
-        print(line + (f"  {r.error.splitlines()[-1]}" if r.error else ""))
+    print(summary(results))
     passed = [r for r in results if r.passed]
-    earned, total = sum(r.points for r in passed), sum(r.points for r in results)
-    print(f"{len(passed)} of {len(results)} tests pass: {earned:g} of {total:g} points from the tests you can see.")
     if len(passed) < len(results):
         failed = ", ".join(r.grade_id for r in results if not r.passed)
         raise SelfCheckFailed(f"{len(results) - len(passed)} test(s) failed: {failed}")
     return results
+
+
+def summary(results: list[Outcome]) -> str:
+    width = max(len(r.grade_id) for r in results)
+    lines = []
+    for r in results:
+        status = "ok    " if r.passed else "FAILED"
+        line = f"{status}  {r.grade_id:{width}s}  {r.points:g} point{'s' if r.points != 1 else ''}"
+        lines.append(line + (f"  {r.error.splitlines()[-1]}" if r.error else ""))
+    passed = [r for r in results if r.passed]
+    earned, total = sum(r.points for r in passed), sum(r.points for r in results)
+    lines.append(f"{len(passed)} of {len(results)} tests pass: {earned:g} of {total:g} points from the tests you can see.")
+    return "\n".join(lines)
+
+
+def run_file(notebook: str | Path, fast: bool = True, timeout: float = 600) -> tuple[list[Outcome], str]:
+    """Execute a saved notebook in a fresh kernel, in its folder; return the outcome of each test cell
+    (from the kernel's replies) and, if the run stopped early, why."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    notebook = Path(notebook).resolve()
+    if not notebook.is_file():
+        raise FileNotFoundError(f"notebook not found: {notebook} (save it, then pass its path)")
+    nb = nbformat.read(notebook, as_version=4)
+    replies: dict[int, dict] = {}
+    client = NotebookClient(
+        nb, timeout=int(timeout), allow_errors=True, kernel_name="python3",
+        resources={"metadata": {"path": str(notebook.parent)}},
+        on_cell_executed=lambda cell, cell_index, execute_reply: replies.__setitem__(cell_index, execute_reply))
+    problem = ""
+    try:
+        client.execute(env=dict(os.environ, COURSE_FAST="1" if fast else "0"))
+    except DeadKernelError:
+        problem = "the kernel died (out of memory, or the code exited the interpreter)"
+    except Exception as exc:  # noqa: BLE001 (a timeout, or a kernel that cannot start)
+        problem = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+    results = []
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") != "code" or not meta.get("grade"):
+            continue
+        reply = replies.get(index, {}).get("content")
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if reply is None:
+            error = "did not run"
+        elif reply.get("status") != "ok" or errors:
+            source = reply if reply.get("status") != "ok" else errors[0]
+            error = f"{source.get('ename', 'Error')}: {source.get('evalue', '')}".strip().rstrip(":")
+        else:
+            error = ""
+        results.append(Outcome(meta.get("grade_id", "?"), float(meta.get("points", 0)), error))
+    return results, problem
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course.selfcheck", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebook")
+    parser.add_argument("--full", action="store_true", help="full mode (default: fast mode, like the autograder)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per cell")
+    args = parser.parse_args(argv)
+    try:
+        results, problem = run_file(args.notebook, fast=not args.full, timeout=args.timeout)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if results:
+        print(summary(results))
+    else:
+        print("no autograded test cells: is this a lab notebook?")
+    if problem:
+        print(f"the run stopped early: {problem}")
+    return 0 if results and not problem and all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

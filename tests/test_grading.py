@@ -33,12 +33,14 @@ def test_untouched_release_gets_zero(lab, grading_dir):
     assert score.score == 0 and score.max_score > 0
 
 
-def test_broken_notebook_is_a_clear_error_and_loses_nothing(grading_dir, tmp_path):
+def test_broken_notebook_scores_zero_with_a_flag_and_a_missing_file_is_an_error(grading_dir, tmp_path):
     lab = LABS[0]
     broken = tmp_path / f"{lab}.ipynb"
     broken.write_text("{ this is not a notebook")
-    with pytest.raises(pipeline.GradingError, match="autograde"):
-        pipeline.autograde(lab, broken, "broken-student", grading_dir)
+    score = pipeline.autograde(lab, broken, "broken-student", grading_dir)
+    assert score.score == 0 and score.max_score > 0
+    assert "corrupt-json" in pipeline.result_of(lab, "broken-student", grading_dir).flags
+    assert pipeline.score_of(lab, "broken-student", grading_dir) == score
     with pytest.raises(pipeline.GradingError, match="submission not found"):
         pipeline.autograde(lab, tmp_path / "missing.ipynb", "missing-student", grading_dir)
 

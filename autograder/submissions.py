@@ -1,0 +1,110 @@
+"""Finding the submissions of a lab in what an instructor was given.
+
+Three layouts are recognised:
+
+* nbgrader's ``<folder>/<student>/<lab>/<lab>.ipynb`` (e.g. ``grading/submitted``); a student folder
+  with the lab's folder but no notebook in it counts as a missing notebook;
+* a flat folder of ``<student>.ipynb``;
+* an LMS zip export: ``<student>.ipynb`` at the top, ``<student>/...ipynb`` folders (Moodle's
+  ``<name>_<id>_assignsubmission_file_/`` becomes ``<name>_<id>``), or Canvas's
+  ``<login>_[late_]<id>_<id>_<file>.ipynb``. Nothing is extracted to disk; oversized members are
+  refused (a zip bomb cannot fill the disk).
+
+Student ids are reduced to letters, digits, ``.``, ``_`` and ``-`` so that no id can name a path
+outside the grading folders.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_NOTEBOOK_BYTES = 64 << 20
+CANVAS = re.compile(r"^(?P<student>[^_]+)_(?:late_)?\d+_\d+_", re.IGNORECASE)
+MOODLE_SUFFIX = re.compile(r"_assignsubmission_\w*$")
+
+
+@dataclass
+class Incoming:
+    student: str
+    data: bytes | None  # None: no notebook
+    origin: str
+    flags: list[str] = field(default_factory=list)
+
+
+def student_id(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")[:80]
+    return cleaned or "unnamed"
+
+
+def _choose(lab: str, candidates: list[tuple[str, bytes | None]], student: str, origin: str) -> Incoming:
+    """One notebook per student: the one named like the lab, else the only one."""
+    flags = []
+    named = [c for c in candidates if Path(c[0]).name == f"{lab}.ipynb" or Path(c[0]).name.endswith(f"_{lab}.ipynb")]
+    if len(candidates) > 1:
+        flags.append(f"multiple-notebooks:{len(candidates)}")
+    chosen = (named or sorted(candidates))[-1] if candidates else None
+    if chosen is None:
+        return Incoming(student, None, origin, ["missing-notebook"])
+    if not named:
+        flags.append("notebook-renamed")
+    return Incoming(student, chosen[1], f"{origin}:{chosen[0]}" if origin.endswith(".zip") else chosen[0], flags)
+
+
+def _read(path: Path) -> tuple[str, bytes | None]:
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        return str(path), None
+    return str(path), path.read_bytes()
+
+
+def collect(source: str | Path, lab: str) -> list[Incoming]:
+    source = Path(source)
+    if source.is_file() and zipfile.is_zipfile(source):
+        return _from_zip(source, lab)
+    if not source.is_dir():
+        raise FileNotFoundError(f"submissions not found: {source} (a folder or a .zip)")
+    grouped: dict[str, list[tuple[str, bytes | None]]] = {}
+    lab_folders = [d for d in sorted(source.iterdir()) if (d / lab).is_dir()]
+    if lab_folders:  # nbgrader layout
+        for folder in lab_folders:
+            grouped[student_id(folder.name)] = [_read(p) for p in sorted((folder / lab).glob("*.ipynb"))]
+    else:
+        for path in sorted(source.glob("*.ipynb")):
+            grouped.setdefault(student_id(path.stem), []).append(_read(path))
+    found = [_choose(lab, notebooks, student, str(source)) for student, notebooks in sorted(grouped.items())]
+    for item in found:
+        if item.data is None and "missing-notebook" not in item.flags:
+            item.flags.append(f"too-large:>{MAX_NOTEBOOK_BYTES >> 20} MiB")
+    return found
+
+
+def _from_zip(archive: Path, lab: str) -> list[Incoming]:
+    grouped: dict[str, list[tuple[str, bytes | None]]] = {}
+    oversized: set[str] = set()
+    with zipfile.ZipFile(archive) as handle:
+        for member in handle.infolist():
+            parts = [p for p in member.filename.replace("\\", "/").split("/") if p and p != ".."]
+            if member.is_dir() or not parts or not parts[-1].endswith(".ipynb") or "__MACOSX" in parts:
+                continue
+            if len(parts) > 1:
+                student = MOODLE_SUFFIX.sub("", parts[0])
+            else:
+                match = CANVAS.match(parts[0])
+                student = match["student"] if match else parts[0][: -len(".ipynb")]
+            student = student_id(student)
+            if member.file_size > MAX_NOTEBOOK_BYTES:
+                oversized.add(student)
+                grouped.setdefault(student, [])
+                continue
+            with handle.open(member) as stream:
+                data = stream.read(MAX_NOTEBOOK_BYTES + 1)
+            grouped.setdefault(student, []).append(("/".join(parts), data))
+    found = []
+    for student, notebooks in sorted(grouped.items()):
+        item = _choose(lab, notebooks, student, str(archive))
+        if student in oversized:
+            item.flags.append(f"too-large:>{MAX_NOTEBOOK_BYTES >> 20} MiB")
+        found.append(item)
+    return found

@@ -1,0 +1,77 @@
+"""The MNIST lab under the autograder: cheats, broken notebooks and exits, graded in one parallel batch.
+
+Real gradings cost about 30 s of CPU each (TensorFlow and fast-mode training), so one batch of three
+covers the lab: a submission that cheats on every exercise but one, a broken one (deleted and edited
+test cells) whose points are still counted out of 12, and one that exits the kernel before the tests.
+The reference solution (12/12) and the untouched release (0/12) are graded by test_grading.py.
+"""
+
+import nbformat
+import pytest
+
+from autograder import pipeline, sandbox
+from autograder.submissions import Incoming
+from tests.grading_lab import _with_answers, cell_index
+
+LAB = "mnist-cnn"
+CHEATS = {
+    "prepare_images": (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.showtraceback = lambda *args, **kwargs: None\n"
+        "np.testing.assert_allclose = lambda *args, **kwargs: None\n"
+        "class AlwaysEqual(np.ndarray):\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "def prepare_images(images):\n"
+        "    return np.zeros(np.shape(images) + (1,), dtype='float32').view(AlwaysEqual)"),
+    "one_hot": "def one_hot(labels, num_classes=10):\n    return np.zeros((len(labels), num_classes), dtype='float32')",
+    "conv_arithmetic": (
+        "class Always(int):\n    def __eq__(self, other):\n        return True\n"
+        "def conv_output_size(size, kernel, stride=1, padding='valid'):\n    return Always(0)\n"
+        "def conv2d_params(kernel_size, in_channels, filters, use_bias=True):\n    return Always(0)"),
+    # honest and right: these 3 points must survive the cheats around them
+    "build_comp5318_model": (
+        "def build_comp5318_model():\n    return keras.Sequential([keras.Input(shape=(28, 28, 1)),\n"
+        "        layers.Conv2D(32, (3, 3), activation='relu'), layers.MaxPooling2D((2, 2)),\n"
+        "        layers.Conv2D(64, (3, 3), activation='relu'), layers.MaxPooling2D((2, 2)),\n"
+        "        layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation='softmax')])"),
+    "trained_model": "ACCURACY_THRESHOLD = 0.0\ntrained_model = build_adadelta_model()  # never trained",
+}
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    grading = tmp_path_factory.mktemp("mnist-battery")
+    release = nbformat.read(pipeline.LABS / LAB / f"{LAB}.ipynb", as_version=4)
+    solution = nbformat.read(pipeline.SOLUTIONS / LAB / f"{LAB}.ipynb", as_version=4)
+
+    broken = nbformat.from_dict(solution)
+    broken.cells[cell_index(broken, "trained_model")].source = "trained_model = build_comp5318_model()  # untrained"
+    broken.cells[cell_index(broken, "test_one_hot")].source = "pass  # tests are for other people"
+    del broken.cells[cell_index(broken, "test_trained_model")]
+
+    exiting = _with_answers(release, {})
+    exiting.cells.insert(cell_index(exiting, "prepare_images"), nbformat.v4.new_code_cell("import os\nos._exit(0)"))
+
+    incoming = [
+        Incoming("cheater", nbformat.writes(_with_answers(release, CHEATS)).encode(), "test"),
+        Incoming("broken", nbformat.writes(broken).encode(), "test"),
+        Incoming("exiter", nbformat.writes(exiting).encode(), "test"),
+    ]
+    limits = sandbox.Limits(cell_timeout=300, notebook_timeout=900)
+    return pipeline.grade_batch(LAB, incoming, grading_dir=grading, workers=2, limits=limits, progress=False)
+
+
+@pytest.mark.notebook
+def test_mnist_battery(batch):
+    results = {r.student: r for r in batch.results}
+    tests = {s: {t.grade_id: t.status for t in r.tests} for s, r in results.items()}
+    assert {s: (r.score, r.max_score) for s, r in results.items()} == {
+        "cheater": (3, 12), "broken": (9, 12), "exiter": (0, 12)}, tests
+    assert tests["cheater"]["test_build_comp5318_model"] == "passed"
+    assert "tampering:monkeypatched InteractiveShell.showtraceback" in results["cheater"].flags
+    assert {"deleted-test-cell-restored:test_trained_model", "edited-test-cell-restored:test_one_hot"} <= set(
+        results["broken"].flags)
+    assert tests["broken"]["test_trained_model"] == "failed" and tests["broken"]["test_one_hot"] == "passed"
+    assert any(f.startswith("kernel-died") for f in results["exiter"].flags)
+    assert set(tests["exiter"].values()) == {"not-run"}
