@@ -10,7 +10,7 @@ export PATH := $(BIN):$(PATH)
 export COURSE_DATA_DIR ?= $(wildcard $(abspath $(CURDIR)/../shared/data))
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test lint hooks stamp release check-release lab bench bench-grading grade clean
+.PHONY: setup run test lint hooks stamp release check-release lab bench grade clean
 
 setup: $(STAMP)
 
@@ -48,8 +48,6 @@ grade: setup        ## grade a folder or zip of submissions: make grade LAB=mnis
 	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LAB=<lab> SUBMISSIONS=<folder or zip>"; exit 2; }
 	$(BIN)/python -m autograder batch $(LAB) $(SUBMISSIONS) $(GRADE_ARGS)
 
-bench-grading: setup ## batch grading vs nbgrader autograde on BENCH_N copies of a lab's solution
-	$(BIN)/python -m autograder bench --lab $(or $(BENCH_LAB),mnist-cnn) -n $(or $(BENCH_N),100)
 
 lab: setup          ## JupyterLab on the course
 	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)

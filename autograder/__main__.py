@@ -5,7 +5,6 @@
     python -m autograder grade LAB NOTEBOOK --student ID     autograde one notebook, print its score
     python -m autograder check NOTEBOOK                      student self-check: exit 1 if a test fails
     python -m autograder export [CSV]                        write the gradebook's scores to a CSV
-    python -m autograder bench [--lab LAB] [-n 100]          batch vs `nbgrader autograde`, side by side
 
 SUBMISSIONS is nbgrader's submitted/<student>/<lab>/ folder, a folder of <student>.ipynb files or an
 LMS zip export. The gradebook is grading/gradebook.db unless COURSE_GRADEBOOK_URL (or --db) names
@@ -60,10 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     export = commands.add_parser("export", help="write grades to CSV")
     export.add_argument("csv", nargs="?", default=str(pipeline.grading_root() / "grades.csv"))
 
-    bench = commands.add_parser("bench", help="grading throughput: our batch vs nbgrader autograde")
-    bench.add_argument("--lab", default="mnist-cnn")
-    bench.add_argument("-n", type=int, default=100, help="submissions (copies of the reference solution)")
-    bench.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
 
     try:
@@ -87,10 +82,6 @@ def main(argv: list[str] | None = None) -> int:
             return selfcheck.main([args.notebook, "--timeout", str(args.timeout)] + (["--full"] if args.full else []))
         elif args.command == "export":
             print(f"wrote {pipeline.export_grades(args.csv)}")
-        elif args.command == "bench":
-            from autograder import bench as benchmark
-
-            print(benchmark.run(args.lab, args.n, workers=args.workers))
     except (pipeline.GradingError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
