@@ -2,15 +2,15 @@
 
 import dataclasses
 import hashlib
-import http.server
 import inspect
 import shutil
 import socket
-import threading
 
 import keras
 import numpy as np
 import pytest
+
+from localserver import LocalServer
 
 from course.datasets import ChecksumError, DataFile, DatasetNotFoundError, fashion_mnist, fetch, mnist
 
@@ -88,35 +88,9 @@ def test_offline_miss_names_file_variable_and_upstream(empty_cache, monkeypatch)
     assert not any(p.is_file() for p in empty_cache.rglob("*")), "a failed lookup must not write to the cache"
 
 
-class _Server:
-    """A localhost HTTP server whose responses the test controls."""
-
-    def __init__(self):
-        self.body, self.declared_length = b"", None
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Length", str(outer.declared_length or len(outer.body)))
-                self.end_headers()
-                self.wfile.write(outer.body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/file.bin"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server():
-    s = _Server()
+    s = LocalServer()
     yield s
     s.close()
 

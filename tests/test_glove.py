@@ -1,14 +1,14 @@
 """The GloVe loader: mirror subset, full-file preference, zip-member download, announcements, bad input."""
 
 import hashlib
-import http.server
 import io
 import socket
-import threading
 import zipfile
 
 import numpy as np
 import pytest
+
+from localserver import LocalServer
 
 from course.datasets import DataFile, DatasetNotFoundError, glove
 
@@ -36,33 +36,6 @@ def use_full_file(monkeypatch, content: bytes, urls: tuple[str, ...]):
     file = DataFile("glove.6B.100d.txt", hashlib.sha256(content).hexdigest(), urls, in_zip=True)
     monkeypatch.setitem(glove.FULL_FILES, 100, file)
     return file
-
-
-class ZipServer:
-    """A localhost HTTP server answering every GET with ``body``."""
-
-    def __init__(self, body: bytes):
-        self.body, self.requests = body, 0
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(outer.body)))
-                self.end_headers()
-                self.wfile.write(outer.body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/glove.6B.zip"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def zipped(members: dict[str, bytes]) -> bytes:
@@ -125,7 +98,7 @@ def test_a_verified_full_file_is_preferred_to_the_subset(data_dir, tmp_path, emp
 def test_without_mirror_the_member_is_downloaded_from_the_zip_and_cached(empty_cache, monkeypatch, capsys):
     monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
     member = small_glove(dim=100)
-    server = ZipServer(zipped({"glove.6B.50d.txt": b"other", "glove.6B.100d.txt": member}))
+    server = LocalServer(zipped({"glove.6B.50d.txt": b"other", "glove.6B.100d.txt": member}), "glove.6B.zip")
     try:
         use_full_file(monkeypatch, member, (server.url,))
         index = glove.load(100)
@@ -145,7 +118,7 @@ def test_without_mirror_the_member_is_downloaded_from_the_zip_and_cached(empty_c
 )
 def test_a_bad_archive_is_a_clear_error_and_caches_nothing(body, complaint, empty_cache, monkeypatch):
     monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
-    server = ZipServer(body)
+    server = LocalServer(body, "glove.6B.zip")
     try:
         use_full_file(monkeypatch, small_glove(dim=100), (server.url,))
         with pytest.raises(DatasetNotFoundError, match=complaint):

@@ -3,17 +3,17 @@
 import dataclasses
 import gzip
 import hashlib
-import http.server
 import inspect
 import io
 import shutil
 import tarfile
-import threading
 
 import keras
 import numpy as np
 import pytest
 from keras.src.datasets import reuters as keras_reuters
+
+from localserver import LocalServer
 
 from course.datasets import ChecksumError, DatasetNotFoundError, reuters
 from course.datasets._py2dict import py2_dict_order, py2_string_hash
@@ -166,27 +166,6 @@ def test_corrupt_mirror_file_is_refused(data_dir, tmp_path, empty_cache, monkeyp
         reuters.load_texts()
 
 
-class _ArchiveServer:
-    def __init__(self, body: bytes):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/reuters21578.tar.gz"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def _tar_gz(members: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
@@ -204,7 +183,7 @@ def test_without_mirror_the_archive_is_downloaded_and_each_file_verified(empty_c
     )
     monkeypatch.setattr(reuters, "SGM_FILES", files)
     monkeypatch.delenv("COURSE_DATA_DIR")
-    server = _ArchiveServer(_tar_gz({"README.txt": b"readme", **contents}))
+    server = LocalServer(_tar_gz({"README.txt": b"readme", **contents}), "reuters21578.tar.gz")
     try:
         monkeypatch.setattr(reuters, "ARCHIVE_URLS", (server.url,))
         assert reuters._sgm_texts() == [data.decode() for data in contents.values()]
@@ -215,7 +194,7 @@ def test_without_mirror_the_archive_is_downloaded_and_each_file_verified(empty_c
 
     tampered = {**contents, "reut2-005.sgm": b"tampered"}
     shutil.rmtree(empty_cache)
-    server = _ArchiveServer(_tar_gz(tampered))
+    server = LocalServer(_tar_gz(tampered), "reuters21578.tar.gz")
     try:
         monkeypatch.setattr(reuters, "ARCHIVE_URLS", (server.url,))
         with pytest.raises(DatasetNotFoundError, match="reut2-005.sgm|sha256") as error:
