@@ -135,30 +135,43 @@ def open_notebook(page, server, path):
     # The status bar names the kernel once it is connected: before that, Run All does nothing.
     page.wait_for_function("() => /ipykernel\\) \\| Idle/.test(document.querySelector('.jp-StatusBar-Widget').textContent)",
                            timeout=180_000)
-    wait_idle(page, timeout=180)
+    wait_idle(page, server, timeout=180)
 
 
-def wait_idle(page, timeout):
-    """Wait until the kernel is idle and no cell is queued or running (``[*]``), twice in a row."""
+def kernel_states(server):
+    """Execution state of every kernel, as the server saw it last (``idle``, ``busy``, ``starting``)."""
+    return [kernel["execution_state"] for kernel in api(server, "GET", "kernels")]
+
+
+def wait_idle(page, server, timeout):
+    """Wait until no cell is queued or running (``[*]``) and the server's kernels are idle, twice in a row.
+
+    The kernel's state comes from the server's REST API rather than the page's execution indicator,
+    which is drawn from the same messages but has been seen to stay "busy" after a Run All stopped at
+    an error.
+    """
     deadline, calm = time.monotonic() + timeout, 0
     while calm < 2:
-        state = page.evaluate("""() => {
-            const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent);
-            return {status: indicator ? indicator.getAttribute('data-status') : 'no indicator',
-                    running: prompts.map((p, i) => p.includes('*') ? i : -1).filter(i => i >= 0)};
-        }""")
-        calm = 0 if state["running"] or state["status"] != "idle" else calm + 1
-        assert time.monotonic() < deadline, f"still running after {timeout} s: {state}"
+        running = page.evaluate("""() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+            .map((p, i) => p.textContent.includes('*') ? i : -1).filter(i => i >= 0)""")
+        kernels = kernel_states(server)
+        calm = 0 if running or any(state != "idle" for state in kernels) else calm + 1
+        if time.monotonic() > deadline:
+            indicator = page.evaluate("""() => document.querySelector('.jp-Notebook-ExecutionIndicator')
+                ?.getAttribute('data-status')""")
+            page.screenshot(path=SCREENSHOTS / "still-running.png", full_page=True)
+            log = (SCREENSHOTS / "jupyterlab.log").read_text(errors="replace")[-3000:]
+            raise AssertionError(f"still running after {timeout} s: cells {running}, kernels {kernels}, "
+                                 f"page indicator {indicator}; end of the server log:\n{log}")
         time.sleep(1)
 
 
-def run_all(page, timeout):
+def run_all(page, server, timeout):
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
     page.wait_for_function("() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\d/.test(p.textContent))",
                            timeout=timeout * 1000)
-    wait_idle(page, timeout)
+    wait_idle(page, server, timeout)
 
 
 def cell(page, index):
@@ -186,7 +199,7 @@ def grade_index(notebook, grade_id):
 def test_release_shows_not_implemented_then_readable_test_failures(server, page):
     open_notebook(page, server, RELEASE)
     first_test = grade_index(RELEASE, "test_prepare_images")
-    run_all(page, timeout=240)
+    run_all(page, server, timeout=240)
     page.screenshot(path=SCREENSHOTS / "release-run-all.png", full_page=True)
 
     assert "Mode: FAST" in page.locator(".jp-Notebook").inner_text()
@@ -201,7 +214,7 @@ def test_release_shows_not_implemented_then_readable_test_failures(server, page)
     page.keyboard.insert_text("def prepare_images(images):\n    return images / 255.0")
     page.keyboard.press("Shift+Enter")  # runs the solution cell, selects the test cell
     page.keyboard.press("Shift+Enter")
-    wait_idle(page, timeout=60)
+    wait_idle(page, server, timeout=60)
     message = cell(page, first_test).locator(".jp-OutputArea-output").inner_text()
     page.screenshot(path=SCREENSHOTS / "release-readable-failure.png", full_page=True)
     assert "AssertionError: expected shape (5, 28, 28, 1), got (5, 28, 28)" in message, message
@@ -216,7 +229,7 @@ def test_release_validate_reports_the_failing_tests(server, page):
 
 def test_solution_runs_all_without_errors_and_renders_plots(server, page):
     open_notebook(page, server, SOLUTION)
-    run_all(page, timeout=480)
+    run_all(page, server, timeout=480)
     page.keyboard.press("Control+s")
     page.screenshot(path=SCREENSHOTS / "solution-run-all.png", full_page=True)
     notebook = page.locator(".jp-Notebook")
