@@ -1,7 +1,12 @@
 """python -m benchmarks [--only SELECTOR[,SELECTOR...]] [--smoke] [--out DIR] [--list] [--render]
+                       [--merge RESULTS_JSON [--label LABEL]]
 
 A selector is a section (accuracy, speed, budget, grading), ``section:text`` (that section's items
 containing text), or ``text`` (the items of every section containing text, e.g. ``mnist``).
+
+``--merge`` adds the results of a run made on another machine (typically a lent GPU: run
+``python -m benchmarks --only ... --out DIR`` there, bring back ``DIR/results.json``) beside this
+machine's rows, each item named ``<item> @ <label>`` (default label: that run's first GPU).
 """
 
 from __future__ import annotations
@@ -67,6 +72,21 @@ def run(selectors: list[str], options: Options) -> list[Path]:
     return written
 
 
+def merge_results(path: Path, label: str | None, options: Options) -> list[Path]:
+    if not path.is_file():
+        raise SystemExit(f"--merge {path}: no such file (the results.json of a run made elsewhere)")
+    other = report.load(path.parent) if path.name == report.STORE else None
+    if other is None:
+        raise SystemExit(f"--merge {path}: expected a file named {report.STORE}")
+    if not label:
+        gpus = [g for run in other["runs"].values() for g in run.get("gpus") or []]
+        label = gpus[0].split(",")[0].strip() if gpus else "other machine"
+    with report.locked(options.out_dir) as store:
+        count = report.merge(store, other, label, str(path))
+        print(f"merged {count} item(s) from {path} as '<item> @ {label}'")
+        return report.save(store, options.out_dir, SECTIONS)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, help="timed epochs per variant in the speed section")
     parser.add_argument("--speed-images", type=int, help="images per timed epoch in the speed section")
     parser.add_argument("--submissions", type=int, help="submissions per method in the grading section")
+    parser.add_argument("--merge", type=Path, metavar="RESULTS_JSON",
+                        help="measure nothing: add another machine's results.json beside this machine's rows")
+    parser.add_argument("--label", help="with --merge: the name its items get after '@' (default: its GPU)")
     parser.add_argument("--all-variants", action="store_true", help="speed: mixed precision and XLA variants even on a CPU")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -98,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, module in SECTIONS.items():
             print(f"{name}: {', '.join(module.items(options)) or '(none)'}")
         return 0
-    if args.render:
+    if args.merge:
+        written = merge_results(args.merge, args.label, options)
+    elif args.render:
         with report.locked(options.out_dir) as store:
             written = report.save(store, options.out_dir, SECTIONS)
     else:

@@ -10,7 +10,7 @@ import subprocess
 from importlib import metadata
 
 # Distributions whose versions decide the numbers (tensorflow-cpu is what Linux x86-64 installs).
-LIBRARIES = ["tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-learn", "nbgrader", "papermill"]
+LIBRARIES = ["tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib", "numpy", "scikit-learn", "nbgrader", "papermill"]
 
 
 def cpu_model() -> str:
@@ -71,6 +71,7 @@ def describe(smoke: bool = False) -> dict:
         "gpus": gpus(),
         "platform": platform.platform(terse=True),
         "versions": versions(),
+        "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
         "smoke": smoke,
     }
 
@@ -85,7 +86,9 @@ def summary(run: dict) -> str:
     loaded = f", load average {load:g} at start" if load is not None else ""
     memory = f", {run['memory_gib']:g} GiB RAM" if run.get("memory_gib") else ""
     smoke = " (SMOKE: tiny sizes, not results)" if run.get("smoke") else ""
-    return f"{run['date']}: {run['cpu']}, {run['cores']} cores{memory}{loaded}; {gpu}; {libraries}{smoke}"
+    backend = run.get("keras_backend", "tensorflow")
+    on = f" (Keras on {backend})" if backend != "tensorflow" else ""
+    return f"{run['date']}: {run['cpu']}, {run['cores']} cores{memory}{loaded}; {gpu}; {libraries}{on}{smoke}"
 
 
 def _memory_gib() -> float | None:

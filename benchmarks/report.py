@@ -50,9 +50,28 @@ def offer(store: dict, available: dict[str, list[str]]) -> None:
 
 
 def retain(store: dict, section: str, items: list[str]) -> None:
-    """Forget the stored items of a section that it no longer has (a lab removed, a model renamed)."""
+    """Forget the stored items of a section that it no longer has (a lab removed, a model renamed).
+    Items merged from another machine's run stay: this machine cannot measure them again."""
     entries = store["sections"].get(section) or {}
-    store["sections"][section] = {item: entry for item, entry in entries.items() if item in items}
+    store["sections"][section] = {item: entry for item, entry in entries.items()
+                                  if item in items or entry.get("merged_from")}
+
+
+def merge(store: dict, other: dict, label: str, source: str) -> int:
+    """Add another machine's results (e.g. a lent GPU's ``results.json``) under ``"<item> @ <label>"``,
+    so that they sit beside this machine's rows instead of replacing them; return how many items."""
+    if any(run.get("smoke") for run in other["runs"].values()):
+        raise SystemExit(f"{source} holds smoke results: only real runs are merged")
+    merged = 0
+    for section, items in other["sections"].items():
+        for item, entry in items.items():
+            if entry.get("merged_from"):  # already merged there: keep its own label
+                store["sections"].setdefault(section, {})[item] = entry
+            else:
+                store["sections"].setdefault(section, {})[f"{item} @ {label}"] = {**entry, "merged_from": source}
+            store["runs"][entry["run"]] = other["runs"][entry["run"]]
+            merged += 1
+    return merged
 
 
 def entries_of(store: dict, section: str) -> dict:
@@ -110,7 +129,8 @@ def markdown(store: dict, sections: dict, labels: dict[str, str], plots: dict[st
     for name, module in sections.items():
         lines += ["", f"## {module.TITLE}", "", module.INTRO.strip(), ""]
         entries = entries_of(store, name)
-        missing = [i for i in store.get("available", {}).get(name, []) if i not in entries]
+        missing = [i for i in store.get("available", {}).get(name, [])
+                   if i not in entries and not any(e.startswith(f"{i} @ ") for e in entries)]
         if entries:
             labelled = {item: {**entry, "run": labels[entry["run"]]} for item, entry in entries.items()}
             lines.append(module.markdown(labelled).strip())

@@ -9,9 +9,10 @@ Models are registered in :data:`MODELS`; their builders are taken from the solut
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -28,9 +29,11 @@ end of the epoch by a Keras callback (the set-up `fit` does around it is left ou
 written (arrays straight into `fit`), *tf.data* the same model fed by
 `Dataset.from_tensor_slices(...).cache().shuffle(N).batch(B).prefetch(AUTOTUNE)`. Throughput is the median
 over the repeats, with the slowest and fastest. The speed-up is the median over the repeats of the
-ratio within each repeat (the two variants' epochs run back to back, under the same load), with its range. With a GPU visible to TensorFlow, variants
+ratio within each repeat (the two variants' epochs run back to back, under the same load), with its range. With a GPU visible to Keras's backend, variants
 with XLA off and on, in float32 and mixed precision, are added (Keras's default `jit_compile="auto"`, which
-the notebooks use, turns XLA on where a GPU is present).
+the notebooks use, turns XLA on where a GPU is present, and always on the JAX backend). Where TensorFlow is
+not installed (a GPU machine with Keras on JAX, results merged with `--merge`), `tf.data` does not exist:
+those variants are fed NumPy arrays and named accordingly.
 """
 MNIST_LAB = env.ROOT / "solutions" / "mnist-cnn" / "mnist-cnn.ipynb"
 
@@ -159,12 +162,40 @@ def _trainer(spec: SpeedModel, variant: Variant, x, y, seed: int = 42):
     return timed, model
 
 
-def measure(selected: list[str], options: Options):
-    import tensorflow as tf
+def accelerators() -> tuple[list[str], str]:
+    """The GPUs Keras's backend will train on, and a description of the device for the report."""
+    import keras
 
-    gpus = tf.config.list_physical_devices("GPU")
-    device = ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus) or "CPU"
-    variants = [v for v in VARIANTS if gpus or not v.gpu_only or options.all_variants]
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+                for g in tf.config.list_physical_devices("GPU")]
+    elif backend == "jax":
+        import jax
+
+        gpus = [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    else:
+        gpus = []
+    device = ", ".join(gpus) or "CPU"
+    return gpus, device if backend == "tensorflow" else f"{device}, Keras on {backend}"
+
+
+def variants_for(gpus: list[str], options: Options, pipelines: bool | None = None) -> list[Variant]:
+    """The variants to time: the GPU ones only with a GPU; without TensorFlow, NumPy-fed instead of tf.data."""
+    chosen = [v for v in VARIANTS if gpus or not v.gpu_only or options.all_variants]
+    if pipelines is None:
+        pipelines = importlib.util.find_spec("tensorflow") is not None
+    if not pipelines:
+        chosen = [replace(v, name=v.name.replace("tf.data", BASELINE), pipeline=False)
+                  for v in chosen if v.name != "tf.data"]
+    return chosen
+
+
+def measure(selected: list[str], options: Options):
+    gpus, device = accelerators()
+    variants = variants_for(gpus, options)
     for spec in [m for m in MODELS if m.name in selected]:
         x, y = spec.data(options.speed_images)
         print(f"[speed] {spec.name}: {len(x)} {spec.unit}, {options.repeats} repeats, "

@@ -142,3 +142,53 @@ def test_every_speed_model_builds_and_gets_matching_data(spec):
     assert tuple(model.input_shape[1:]) == x.shape[1:]
     model.compile(**spec.compile_args())
     assert model.predict(x, verbose=0).shape[0] == 8
+
+
+def _store(path, run_id, gpus, rows_by_item, section="speed"):
+    run = {"date": run_id, "cpu": "cpu", "cores": 2, "gpus": gpus, "versions": {"keras": "3"}, "smoke": False}
+    store = {"runs": {run_id: run}, "sections": {section: {item: {"run": run_id, "rows": rows}
+                                                           for item, rows in rows_by_item.items()}}}
+    path.mkdir(parents=True, exist_ok=True)
+    (path / report.STORE).write_text(json.dumps(store))
+    return store
+
+
+SPEED_ROW = {"name": "numpy", "per_second": 100.0, "slowest": 90.0, "fastest": 110.0, "spread_percent": 20.0,
+             "unit": "images", "examples": 10, "repeats": 2, "xla": False, "precision": "float32", "device": "CPU"}
+
+
+def test_merged_gpu_results_sit_beside_this_machines_rows_and_survive_a_rerun(tmp_path):
+    here, there = tmp_path / "here", tmp_path / "gpu"
+    _store(here, "2026-11-23 10:00 aaaaaa", [], {"mnist/chollet": [SPEED_ROW]})
+    _store(there, "2026-11-23 11:00 bbbbbb", ["NVIDIA H100 80GB HBM3, 81559 MiB"],
+           {"mnist/chollet": [{**SPEED_ROW, "per_second": 5000.0, "device": "NVIDIA H100 80GB HBM3"}]})
+    assert bench.main(["--out", str(here), "--merge", str(there / report.STORE)]) == 0
+    merged = report.load(here)
+    assert set(merged["sections"]["speed"]) == {"mnist/chollet", "mnist/chollet @ NVIDIA H100 80GB HBM3"}
+    assert merged["sections"]["speed"]["mnist/chollet"]["rows"][0]["per_second"] == 100.0
+    assert len(merged["runs"]) == 2
+    text = (here / "results.md").read_text()
+    assert "mnist/chollet @ NVIDIA H100 80GB HBM3" in text and "5,000 images/s" in text and "NVIDIA H100" in text
+    # A whole-section rerun here forgets what no longer exists, but not what another machine measured.
+    report.retain(merged, "speed", ["mnist/comp5318"])
+    assert list(merged["sections"]["speed"]) == ["mnist/chollet @ NVIDIA H100 80GB HBM3"]
+
+
+def test_merge_refuses_smoke_results_and_missing_files(tmp_path):
+    there = tmp_path / "gpu"
+    store = _store(there, "r", [], {"mnist/chollet": [SPEED_ROW]})
+    store["runs"]["r"]["smoke"] = True
+    (there / report.STORE).write_text(json.dumps(store))
+    with pytest.raises(SystemExit, match="smoke"):
+        bench.main(["--out", str(tmp_path / "here"), "--merge", str(there / report.STORE)])
+    with pytest.raises(SystemExit, match="no such file"):
+        bench.main(["--out", str(tmp_path / "here"), "--merge", str(tmp_path / "nothing" / report.STORE)])
+
+
+def test_without_tensorflow_the_gpu_variants_are_fed_numpy_arrays():
+    with_gpu = [v.name for v in speed.variants_for(["H100"], Options(), pipelines=False)]
+    assert with_gpu == ["numpy", "numpy, XLA off", "numpy, XLA on", "numpy, mixed precision, XLA off",
+                        "numpy, mixed precision, XLA on"]
+    assert not any(v.pipeline for v in speed.variants_for(["H100"], Options(), pipelines=False))
+    assert [v.name for v in speed.variants_for([], Options(), pipelines=True)] == ["numpy", "tf.data"]
+    assert len(speed.variants_for(["H100"], Options(), pipelines=True)) == len(speed.VARIANTS)
