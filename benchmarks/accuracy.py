@@ -23,9 +23,10 @@ Every lecture and solution notebook that calls `rt.record(...)`, executed in ful
 in the mirror; each row is one `rt.record` call. *seed* is the value the seed material reports and the
 notebook records next to its own; *difference* is measured minus seed.
 """
-# The measured value of a record: the first of these keys it has.
+# The measured value of a record: the key it names in "compared" (the metric its seed reference is
+# on), else the first of these keys it has.
 METRICS = ("test_accuracy", "val_accuracy", "validation_accuracy", "accuracy")
-FIXED = ("experiment", "mode", "reference")
+FIXED = ("experiment", "mode", "reference", "compared")
 
 
 def items(options: Options) -> list[str]:
@@ -60,7 +61,9 @@ def measure(selected: list[str], options: Options):
 
 
 def row_of(record: dict) -> dict:
-    metric = next((m for m in METRICS if isinstance(record.get(m), (int, float))), None)
+    compared = record.get("compared")
+    metric = compared if isinstance(record.get(compared), (int, float)) else next(
+        (m for m in METRICS if isinstance(record.get(m), (int, float))), None)
     measured = record.get(metric) if metric else None
     reference = record.get("reference")
     difference = measured - reference if isinstance(measured, (int, float)) and isinstance(reference, (int, float)) else None

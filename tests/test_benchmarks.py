@@ -123,6 +123,11 @@ def test_record_rows_take_the_measured_metric_and_the_difference():
                            "epochs": 3, "seconds": 120.0})
     assert row["metric"] == "val_accuracy" and row["measured"] == 0.86
     assert row["difference"] == pytest.approx(0.01) and row["epochs"] == 3 and row["seconds"] == 120.0
+    # A record whose seed reports validation accuracy compares that, and keeps its test accuracy as a detail.
+    named = accuracy.row_of({"experiment": "lstm", "mode": "full", "test_accuracy": 0.84, "val_accuracy": 0.85,
+                             "reference": 0.8352, "compared": "val_accuracy"})
+    assert named["metric"] == "val_accuracy" and named["difference"] == pytest.approx(0.0148)
+    assert named["test_accuracy"] == 0.84 and "compared" not in named
     bare = accuracy.row_of({"experiment": "x", "mode": "full", "perplexity": 3.0})
     assert bare["measured"] is None and bare["difference"] is None and bare["perplexity"] == 3.0
 
