@@ -1,5 +1,5 @@
-"""Functions taken straight from a course notebook, so that benchmarks time the notebooks' own
-models instead of copies of them."""
+"""Functions (and constants) taken straight from a course notebook, so that benchmarks time the
+notebooks' own models instead of copies of them."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ from pathlib import Path
 import nbformat
 
 
-def functions(notebook: str | Path, *names: str) -> dict:
-    """Define the named top-level functions of ``notebook``'s code cells, with the notebook's imports.
+def functions(notebook: str | Path, *names: str, constants: tuple[str, ...] = ()) -> dict:
+    """Define the named top-level functions of ``notebook``'s code cells, with the notebook's imports,
+    and the named top-level constants (``NUM_WORDS = 10000``) they use.
 
-    Only ``import`` statements and the requested ``def``s are executed: nothing trains, nothing is
-    printed. Raises ``LookupError`` naming the notebook when a function is missing.
+    Only ``import`` statements, the requested ``def``s and the requested assignments are executed:
+    nothing trains, nothing is printed. Raises ``LookupError`` naming the notebook when a function or
+    constant is missing.
     """
     nb = nbformat.read(notebook, as_version=4)
-    imports, found = [], {}
+    imports, found, values = [], {}, {}
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -29,10 +31,13 @@ def functions(notebook: str | Path, *names: str) -> dict:
                 imports.append(node)
             elif isinstance(node, ast.FunctionDef) and node.name in names:
                 found[node.name] = node
-    missing = [n for n in names if n not in found]
+            elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                  and node.targets[0].id in constants):
+                values[node.targets[0].id] = node
+    missing = [n for n in names if n not in found] + [c for c in constants if c not in values]
     if missing:
-        raise LookupError(f"{notebook} defines no function {', '.join(missing)}")
-    module = ast.Module(body=imports + [found[n] for n in names], type_ignores=[])
+        raise LookupError(f"{notebook} defines no {', '.join(missing)}")
+    module = ast.Module(body=imports + [values[c] for c in constants] + [found[n] for n in names], type_ignores=[])
     namespace: dict = {"__name__": f"notebook:{Path(notebook).stem}"}
     exec(compile(module, str(notebook), "exec"), namespace)
-    return {n: namespace[n] for n in names}
+    return {n: namespace[n] for n in (*names, *constants)}

@@ -79,7 +79,11 @@ def entries_of(store: dict, section: str) -> dict:
     order the store holds them in."""
     entries = store["sections"].get(section) or {}
     order = store.get("available", {}).get(section, [])
-    ranked = sorted(entries, key=lambda item: (order.index(item) if item in order else len(order), item))
+    def rank(item: str):
+        base = item.split(" @ ")[0]  # a merged item ("<item> @ <machine>") follows its item
+        return order.index(base) if base in order else len(order), item != base, item
+
+    ranked = sorted(entries, key=rank)
     return {item: entries[item] for item in ranked}
 
 

@@ -36,6 +36,8 @@ not installed (a GPU machine with Keras on JAX, results merged with `--merge`), 
 those variants are fed NumPy arrays and named accordingly.
 """
 MNIST_LAB = env.ROOT / "solutions" / "mnist-cnn" / "mnist-cnn.ipynb"
+SEQUENCE_LAB = env.ROOT / "solutions" / "sequence-models" / "sequence-models.ipynb"
+CIFAR_LAB = env.ROOT / "solutions" / "cifar10" / "cifar10.ipynb"
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,11 @@ class SpeedModel:
     compile_args: Callable[[], dict]  # compile() arguments as in the notebook (a new optimizer each call)
     data: Callable[[int], tuple]  # (x, y): the first n examples as the notebook passes them to fit
     batch_size: int
-    unit: str = "images"
+    unit: str = "images"  # "tokens": reviews x words per review (the padded length), per second
+
+    def amount(self, x) -> int:
+        """How many units one epoch over ``x`` processes."""
+        return len(x) * (x.shape[1] if self.unit == "tokens" else 1)
 
 
 @dataclass(frozen=True)
@@ -71,8 +77,8 @@ VARIANTS = [
 BASELINE = "numpy"
 
 
-def _notebook_function(notebook: Path, name: str) -> Callable:
-    return lambda *args: notebook_code.functions(notebook, name)[name](*args)
+def _notebook_function(notebook: Path, name: str, constants: tuple[str, ...] = ()) -> Callable:
+    return lambda *args: notebook_code.functions(notebook, name, constants=constants)[name](*args)
 
 
 def _mnist(labels: str) -> Callable[[int], tuple]:
@@ -89,6 +95,34 @@ def _mnist(labels: str) -> Callable[[int], tuple]:
     return load
 
 
+def _imdb_reviews(n: int) -> tuple:
+    """IMDB reviews as the sequence-models lab feeds them: its vocabulary size and padded length."""
+    import keras
+
+    from course.datasets import imdb
+
+    lab = notebook_code.functions(SEQUENCE_LAB, constants=("NUM_WORDS", "MAXLEN"))
+    (sequences, labels), _ = imdb.load_data(num_words=lab["NUM_WORDS"])
+    return keras.utils.pad_sequences(sequences[:n], maxlen=lab["MAXLEN"]), labels[:n].astype("float32")
+
+
+def _cifar_images(n: int) -> tuple:
+    """CIFAR-10 training images as the CIFAR-10 lab feeds them (uint8: the model rescales)."""
+    from course.datasets import cifar10
+
+    (images, labels), _ = cifar10.load_data()
+    return images[:n], labels[:n].ravel()
+
+
+def _rmsprop(learning_rate: float) -> Callable[[], dict]:
+    def compile_args() -> dict:
+        import keras
+
+        return {"optimizer": keras.optimizers.RMSprop(learning_rate=learning_rate), "loss": "binary_crossentropy"}
+
+    return compile_args
+
+
 def _adadelta() -> dict:
     import keras
 
@@ -103,6 +137,12 @@ MODELS = [
                lambda: {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"}, _mnist("sparse"), 128),
     SpeedModel("mnist/adadelta", _notebook_function(MNIST_LAB, "build_adadelta_model"), _adadelta,
                _mnist("one-hot"), 128),
+    SpeedModel("cifar10/baseline", _notebook_function(CIFAR_LAB, "build_baseline"),
+               lambda: {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"}, _cifar_images, 128),
+    SpeedModel("imdb/lstm", _notebook_function(SEQUENCE_LAB, "build_lstm_model", ("NUM_WORDS",)),
+               lambda: {"optimizer": "adam", "loss": "binary_crossentropy"}, _imdb_reviews, 32, unit="tokens"),
+    SpeedModel("imdb/conv1d", _notebook_function(SEQUENCE_LAB, "build_conv1d_model", ("NUM_WORDS",)),
+               _rmsprop(1e-4), _imdb_reviews, 128, unit="tokens"),
 ]
 
 
@@ -207,7 +247,7 @@ def measure(selected: list[str], options: Options):
                 seconds[v.name].append(trainers[v.name][0]())
         rows = []
         for v in variants:
-            rates = [len(x) / s for s in seconds[v.name]]
+            rates = [spec.amount(x) / s for s in seconds[v.name]]
             model = trainers[v.name][1]
             rows.append({"name": v.name, "per_second": statistics.median(rates), "slowest": min(rates),
                          "fastest": max(rates), "spread_percent": 100 * (max(rates) - min(rates)) / statistics.median(rates),
@@ -256,32 +296,37 @@ def markdown(entries: dict) -> str:
 
 
 def plot(entries: dict, path: Path) -> bool:
+    """One panel per unit (images, tokens), log scale: a GPU's rows sit beside a CPU's."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    models = list(entries)
-    variants = list(dict.fromkeys(r["name"] for e in entries.values() for r in e["rows"] if "per_second" in r))
-    if not variants:
+    measured = {m: [r for r in e["rows"] if "per_second" in r] for m, e in entries.items()}
+    units = list(dict.fromkeys(rows[0]["unit"] for rows in measured.values() if rows))
+    if not units:
         return False
-    width = 0.8 / len(variants)
-    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(models) + 2), 4))
-    for i, variant in enumerate(variants):
-        found = [next((r for r in entries[m]["rows"] if r["name"] == variant), None) for m in models]
-        median = np.array([r["per_second"] if r else np.nan for r in found])
-        slowest = np.array([r["slowest"] if r else np.nan for r in found])
-        fastest = np.array([r["fastest"] if r else np.nan for r in found])
-        x = np.arange(len(models)) + (i - (len(variants) - 1) / 2) * width
-        ax.bar(x, median, width, label=variant)
-        ax.vlines(x, slowest, fastest, color="black", linewidth=1.5)  # slowest-fastest repeat
-    ax.set_xticks(np.arange(len(models)), models)
-    units = sorted({r["unit"] for e in entries.values() for r in e["rows"] if "unit" in r})
-    ax.set_ylabel(f"{'/'.join(units)} per second (median, slowest-fastest)")
-    ax.set_title("Training throughput: NumPy arrays vs tf.data")
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
+    panels = [(unit, [m for m, rows in measured.items() if rows and rows[0]["unit"] == unit]) for unit in units]
+    widths = [max(3.0, 1.3 * len(models) + 1) for _, models in panels]
+    fig, axes = plt.subplots(1, len(panels), figsize=(sum(widths) + 1, 4.5), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    for ax, (unit, models) in zip(axes[0], panels):
+        variants = list(dict.fromkeys(r["name"] for m in models for r in measured[m]))
+        width = 0.8 / len(variants)
+        for i, variant in enumerate(variants):
+            found = [next((r for r in measured[m] if r["name"] == variant), None) for m in models]
+            median = np.array([r["per_second"] if r else np.nan for r in found])
+            x = np.arange(len(models)) + (i - (len(variants) - 1) / 2) * width
+            ax.bar(x, median, width, label=variant)
+            ax.vlines(x, [r["slowest"] if r else np.nan for r in found], [r["fastest"] if r else np.nan for r in found],
+                      color="black", linewidth=1.2)  # slowest-fastest repeat
+        ax.set_xticks(np.arange(len(models)), [m.replace(" @ ", "\n@ ") for m in models], fontsize=7, rotation=20)
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{unit} per second (median, slowest-fastest)")
+        ax.grid(axis="y", alpha=0.3, which="both")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3)
+    fig.suptitle("Training throughput by input feeding, XLA and precision")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -135,7 +135,7 @@ def test_record_rows_take_the_measured_metric_and_the_difference():
 def test_notebook_functions_are_the_notebooks_own(tmp_path):
     builders = notebook_code.functions(speed.MNIST_LAB, "build_chollet_model", "prepare_images")
     assert builders["build_chollet_model"]().name == "chollet"
-    with pytest.raises(LookupError, match="defines no function build_missing"):
+    with pytest.raises(LookupError, match="defines no build_missing"):
         notebook_code.functions(speed.MNIST_LAB, "build_missing")
 
 
@@ -144,7 +144,7 @@ def test_every_speed_model_builds_and_gets_matching_data(spec):
     model = spec.build()
     x, y = spec.data(8)
     assert len(x) == len(y) == 8
-    assert tuple(model.input_shape[1:]) == x.shape[1:]
+    assert all(want in (None, got) for want, got in zip(model.input_shape[1:], x.shape[1:], strict=True))
     model.compile(**spec.compile_args())
     assert model.predict(x, verbose=0).shape[0] == 8
 
