@@ -238,7 +238,7 @@ def measure(selected: list[str], options: Options):
     variants = variants_for(gpus, options)
     for spec in [m for m in MODELS if m.name in selected]:
         x, y = spec.data(options.speed_images)
-        print(f"[speed] {spec.name}: {len(x)} {spec.unit}, {options.repeats} repeats, "
+        print(f"[speed] {spec.name}: {spec.amount(x):,} {spec.unit} per epoch, {options.repeats} repeats, "
               f"{', '.join(v.name for v in variants)} on {device} ...", flush=True)
         trainers = {v.name: _trainer(spec, v, x, y) for v in variants}
         seconds: dict[str, list[float]] = {v.name: [] for v in variants}
