@@ -5,13 +5,11 @@ method after the other in the same run, each lab released into its gradebook bef
 starts and no feedback written: submissions per minute, how many got full marks (both must grade
 all of them fully, or they did not do the same work), and the ratio.
 
-The batch grader is :func:`autograder.pipeline.grade_batch` (issue 9). Until it is on this branch the
-section reports a *pending* row and measures nothing, rather than timing plain nbgrader alone.
+The batch grader is :func:`autograder.pipeline.grade_batch` (issue 9).
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 import shutil
 import subprocess
@@ -30,15 +28,7 @@ Copies of a lab's reference solution graded in fast mode, twice over the same fo
 `nbgrader autograde` (the CLI, one submission after another) and by the course's batch grader
 (`autograder.pipeline.grade_batch`, issue 9: parallel workers, sandboxed kernels).
 """
-PENDING = "pending: the batch grader (autograder.pipeline.grade_batch, issue 9) is not merged yet"
 SMOKE_LAB = "smoke"
-
-
-def batch_grader():
-    """The batch grader, or None while issue 9 is not merged. This is the one place that looks for it."""
-    from autograder import pipeline
-
-    return getattr(pipeline, "grade_batch", None)
 
 
 def items(options: Options) -> list[str]:
@@ -48,16 +38,11 @@ def items(options: Options) -> list[str]:
 
 
 def measure(selected: list[str], options: Options):
-    grade_batch = batch_grader()
     for lab in selected:
-        if grade_batch is None:
-            print(f"[grading] {lab}: {PENDING}", flush=True)
-            yield lab, {"rows": [{"name": "batch grader", "status": PENDING}]}
-            continue
-        yield lab, {"rows": _side_by_side(lab, grade_batch, options)}
+        yield lab, {"rows": _side_by_side(lab, options)}
 
 
-def _side_by_side(lab: str, grade_batch, options: Options) -> list[dict]:
+def _side_by_side(lab: str, options: Options) -> list[dict]:
     work = options.work_dir / "grading" / lab
     shutil.rmtree(work, ignore_errors=True)
     course = _course_with(lab, work / "course", options)
@@ -86,12 +71,11 @@ def _side_by_side(lab: str, grade_batch, options: Options) -> list[dict]:
     from autograder import pipeline
 
     batch_dir = work / "batch"
-    scratch_course = {"course_dir": course} if _accepts(grade_batch, "course_dir") else {}
-    pipeline.release(lab, release_dir=batch_dir / "release", grading_dir=batch_dir,
-                     **(scratch_course if _accepts(pipeline.release, "course_dir") else {}))
+    pipeline.release(lab, release_dir=batch_dir / "release", grading_dir=batch_dir, course_dir=course)
     print(f"[grading] {lab}: batch grader, {len(students)} submissions ...", flush=True)
     start = time.perf_counter()
-    batch = grade_batch(lab, submitted, grading_dir=batch_dir, feedback=False, force=True, progress=False, **scratch_course)
+    batch = pipeline.grade_batch(lab, submitted, grading_dir=batch_dir, course_dir=course, feedback=False, force=True,
+                                 progress=False)
     rows.append(_row("batch grader", len(students), time.perf_counter() - start, workers=batch.workers,
                      full_marks=sum(abs(r.score - r.max_score) < 1e-9 for r in batch.results)))
     rows.append({"name": "ratio (batch / nbgrader)",
@@ -109,10 +93,6 @@ def _course_with(lab: str, course: Path, options: Options) -> Path:
     else:
         shutil.copytree(env.ROOT / "solutions" / lab, target)
     return course
-
-
-def _accepts(function, argument: str) -> bool:
-    return argument in inspect.signature(function).parameters
 
 
 def _nbgrader(command: str, lab: str, course: Path, grading: Path) -> None:
@@ -142,9 +122,7 @@ def markdown(entries: dict) -> str:
     rows = []
     for lab, entry in entries.items():
         for row in entry["rows"]:
-            if "status" in row:
-                rows.append([lab, row["name"], "", "", "", "", f"**{row['status']}**", entry["run"]])
-            elif "ratio" in row:
+            if "ratio" in row:
                 rows.append([lab, row["name"], "", "", "", "", f"**{row['ratio']:.2f}x**", entry["run"]])
             else:
                 rows.append([lab, row["name"], row["submissions"], row.get("workers", ""), f"{row['seconds']:.0f}",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import statistics
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -164,6 +163,8 @@ def _trainer(spec: SpeedModel, variant: Variant, x, y, seed: int = 42):
     """Build and compile the model for a variant, run the warm-up epoch; return (time one epoch, model)."""
     import keras
 
+    from course.callbacks import EpochTimer
+
     keras.utils.set_random_seed(seed)
     if variant.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -182,21 +183,13 @@ def _trainer(spec: SpeedModel, variant: Variant, x, y, seed: int = 42):
         def epoch(timer):
             model.fit(x, y, batch_size=spec.batch_size, epochs=1, shuffle=True, verbose=0, callbacks=[timer])
 
-    class EpochTimer(keras.callbacks.Callback):
-        """Seconds from the start to the end of the epoch: the training steps only. The time fit()
-        spends around them (here sporadic stalls of up to a whole epoch) is left out."""
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds = time.perf_counter() - self.start
-
+    # From the start to the end of the epoch: the time fit() spends around it (here sporadic stalls of
+    # up to a whole epoch) is left out.
     timer = EpochTimer()
 
     def timed() -> float:
         epoch(timer)
-        return timer.seconds
+        return timer.seconds[-1]
 
     timed()  # warm-up: traces and compiles the train step, fills the cache
     return timed, model
