@@ -10,7 +10,7 @@ export PATH := $(BIN):$(PATH)
 export COURSE_DATA_DIR ?= $(wildcard $(abspath $(CURDIR)/../shared/data))
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test lint hooks stamp release check-release lab bench grade clean
+.PHONY: setup run test lint hooks stamp release check-release lab bench grade book clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,8 @@ grade: setup        ## grade a folder or zip of submissions: make grade LAB=mnis
 	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LAB=<lab> SUBMISSIONS=<folder or zip>"; exit 2; }
 	$(BIN)/python -m autograder batch $(LAB) $(SUBMISSIONS) $(GRADE_ARGS)
 
+book: setup         ## the course website in build/book/html (lectures with outputs, released labs); NO_EXECUTE=1: no runs
+	$(BIN)/python -m book $(if $(NO_EXECUTE),--no-execute)
 
 lab: setup          ## JupyterLab on the course
 	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)

@@ -25,13 +25,21 @@ BLOCK = re.compile(
 )
 
 
+MARK_SCHEME = re.compile(r"=== BEGIN MARK SCHEME ===\n(.*?)=== END MARK SCHEME ===", re.DOTALL)
+
+
 def secret_lines(solution: Path) -> set[str]:
-    """Lines only the instructor may see: inside solution/hidden-test blocks and nowhere else."""
+    """Lines only the instructor may see and nowhere else: inside solution/hidden-test blocks and mark
+    schemes, and the whole of a solution cell without markers (nbgrader replaces it in the release,
+    e.g. a manually graded answer cell's model answer)."""
     hidden, public = set(), set()
     for cell in nbformat.read(solution, as_version=4).cells:
-        for _, block in BLOCK.findall(cell.source):
+        blocks = [block for _, block in BLOCK.findall(cell.source)] + MARK_SCHEME.findall(cell.source)
+        whole = cell.metadata.get("nbgrader", {}).get("solution") and not BLOCK.search(cell.source)
+        for block in [cell.source] if whole else blocks:
             hidden.update(s for line in block.splitlines() if len(s := line.strip()) > 12)
-        public.update(line.strip() for line in BLOCK.sub("", cell.source).splitlines())
+        if not whole:
+            public.update(line.strip() for line in MARK_SCHEME.sub("", BLOCK.sub("", cell.source)).splitlines())
     return hidden - public
 
 

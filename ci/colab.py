@@ -29,6 +29,7 @@ from ci import env
 ROOT = env.ROOT
 BADGE_TAG = "colab-badge"
 SETUP_TAG = "colab-setup"
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"  # the website ships a copy (book/)
 _GITHUB = re.compile(r"https://github\.com/(?P<slug>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)")
 
 
@@ -69,7 +70,7 @@ def opened_path(notebook: Path) -> str:
 
 def badge_cell(repo: Repository, path: str):
     cell = nbformat.v4.new_markdown_cell(
-        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({repo.colab_url(path)})"
+        f"[![Open In Colab]({BADGE_IMAGE})]({repo.colab_url(path)})"
     )
     cell.metadata["tags"] = [BADGE_TAG]
     cell["id"] = BADGE_TAG
