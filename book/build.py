@@ -29,11 +29,10 @@ import nbformat
 from autograder import pipeline
 from book import leaks
 from ci import colab, env
-from ci.execute import execute
+from ci.execute import EXECUTED, execute
 
 ROOT = env.ROOT
 BOOK = Path(__file__).resolve().parent
-EXECUTED = env.BUILD / "executed"
 STAGE = env.BUILD / "book" / "src"
 SITE = env.BUILD / "book" / "html"
 BADGE = "images/colab-badge.svg"  # staged copy of book/_static/colab-badge.svg, relative to the source root
@@ -129,6 +128,7 @@ def lecture_notebook(lecture: Path, run: bool):
         return nb, f"outputs of {(EXECUTED / lecture.relative_to(ROOT)).relative_to(ROOT)} ({mode_of(nb)})"
     if not run:
         return nbformat.read(lecture, as_version=4), "committed notebook, no outputs (--no-execute)"
+    print(f"  executing {lecture.relative_to(ROOT)} in fast mode (no up-to-date executed copy) ...", flush=True)
     result = execute(lecture, EXECUTED, fast=True)
     if result.status != "ok":
         raise RuntimeError(f"{result.notebook} failed in fast mode: {result.error}")
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     env.prepare()
     start = time.perf_counter()
     out = args.out.resolve()
-    for page, origin in stage(run=args.execute):
+    for page, origin in stage(STAGE, run=args.execute):
         print(f"  {page}: {origin}", flush=True)
     if status := sphinx(STAGE, out):
         print(f"Sphinx failed (exit {status})", file=sys.stderr)

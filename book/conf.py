@@ -12,7 +12,11 @@ HERE = Path(__file__).resolve().parent
 project = "Applied machine learning"
 author = "the course's authors"
 copyright = "the course's authors"
-extensions = ["myst_nb", "sphinx-mathjax-offline"]  # the latter adds sphinx.ext.mathjax with a local path
+extensions = [
+    "myst_nb",
+    "sphinx-mathjax-offline",  # MathJax 3.2.2 copied into the site, mathjax_path pointing at it
+    "sphinx.ext.githubpages",  # .nojekyll: GitHub Pages serves the _static/ folders
+]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 nb_execution_mode = "off"  # outputs come from the staged notebooks (fast- or full-mode runs in build/)
 nb_merge_streams = True

@@ -19,6 +19,7 @@ from pathlib import Path
 from ci import env
 
 ROOT = env.ROOT
+EXECUTED = env.BUILD / "executed"  # where `make run` keeps the executed copies (the website shows the lectures')
 
 
 @dataclass
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--full", action="store_true", help="full mode (FAST=False): slow, reproduces the seeds")
-    parser.add_argument("--out", type=Path, default=env.BUILD / "executed")
+    parser.add_argument("--out", type=Path, default=EXECUTED, help=f"folder of the executed copies (default {EXECUTED})")
     args = parser.parse_args(argv)
     env.prepare()
     results = []

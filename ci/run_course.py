@@ -14,12 +14,12 @@ import sys
 
 from autograder import pipeline
 from ci import env
-from ci.execute import Execution, course_notebooks, execute, progress, write_report
+from ci.execute import EXECUTED, Execution, course_notebooks, execute, progress, write_report
 
 
 def main() -> int:
     env.prepare()
-    out = env.BUILD / "executed"
+    out = EXECUTED
     grading = env.BUILD / "grading"
     shutil.rmtree(grading, ignore_errors=True)
     results: list[Execution] = []

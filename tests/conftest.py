@@ -8,6 +8,11 @@ from ci import env
 env.prepare()
 
 
+def pytest_collection_modifyitems(items):
+    """The website's tests last: they render the lecture executions that test_notebooks.py leaves in build/."""
+    items.sort(key=lambda item: item.path.name == "test_book.py")  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     value = os.environ.get("COURSE_DATA_DIR")
