@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         print(f"the site leaks {len(problems)} solution/hidden line(s): not publishable", file=sys.stderr)
         return 1
-    count = len(list(out.rglob("*.html")))
+    count = sum("_static" not in p.relative_to(out).parts for p in out.rglob("*.html"))
     print(f"site: {out}/index.html, {count} HTML pages, no solution line in it; {time.perf_counter() - start:.0f} s")
     return 0
 

@@ -30,4 +30,5 @@ html_theme_options = {
     "show_toc_level": 1,
     "home_page_in_toc": True,
 }
+html_context = {"default_mode": "light"}  # without it, a first visit logs "Got invalid theme mode" (an error)
 suppress_warnings = ["mystnb.unknown_mime_type"]

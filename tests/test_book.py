@@ -65,7 +65,7 @@ def test_lab_pages_are_the_release_without_outputs(site):
                [c.source for c in release.cells if c.cell_type == "code"], f"{lab}: not the student release"
 
 
-def test_leak_check_finds_planted_lines_in_html_and_search_index(site, tmp_path):
+def test_leak_check_finds_planted_lines_in_html_and_search_index(site, tmp_path, capsys):
     folder, _ = site
     copy = tmp_path / "site"
     shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("mathjax"))
@@ -75,26 +75,30 @@ def test_leak_check_finds_planted_lines_in_html_and_search_index(site, tmp_path)
     page.write_text(page.read_text().replace("</body>", f"<pre>{highlighted}</pre></body>"))
     index = copy / "searchindex.js"
     index.write_text(index.read_text() + f'\n// {secret.replace(chr(34), chr(92) + chr(34))}\n')
-    result = subprocess.run([sys.executable, "-m", "book.leaks", str(copy)], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 1, result.stdout
-    assert f"labs/{LAB}/{LAB}.html: {secret!r}" in result.stdout
-    assert f"searchindex.js: {secret!r}" in result.stdout
-    assert "2 leak(s)" in result.stdout
+    assert leaks.main([str(copy)]) == 1
+    output = capsys.readouterr().out
+    assert f"labs/{LAB}/{LAB}.html: {secret!r}" in output
+    assert f"searchindex.js: {secret!r}" in output
+    assert "2 leak(s)" in output
 
 
 def test_a_leak_in_a_published_notebook_fails_the_build(site, tmp_path, monkeypatch, capsys):
-    secret = max(leaks.secrets(), key=len)
+    """The whole build on a one-page course (the lab's release) that kept a line of its solution."""
+    secret = max((line for line, origin in leaks.secrets().items() if f"/{LAB}/" in origin), key=len)
+    rows = [{**row, "lecture": None} for row in build.contents_rows() if row["lab"] == LAB]
     original = build.for_the_web
 
-    def leaky(nb, **kwargs):  # as if the release had kept a solution line
+    def leaky(nb, **kwargs):
         nb = original(nb, **kwargs)
-        nb.cells.append(nbformat.v4.new_markdown_cell(f"```python\n{secret}\n```"))
+        nb.cells.append(nbformat.v4.new_code_cell(secret))
         return nb
 
+    monkeypatch.setattr(build, "contents_rows", lambda: rows)
+    monkeypatch.setattr(build.pipeline, "lab_names", lambda course_dir=None: [LAB])
     monkeypatch.setattr(build, "for_the_web", leaky)
     monkeypatch.setattr(build, "STAGE", tmp_path / "src")
     assert build.main(["--out", str(tmp_path / "html"), "--no-execute"]) == 1
-    assert "not publishable" in capsys.readouterr().err
+    assert f"LEAK labs/{LAB}/{LAB}.html: {secret!r}" in capsys.readouterr().err
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -125,6 +129,7 @@ def browser():
 READ_PAGE = """async () => {
     if (window.MathJax && MathJax.startup) await MathJax.startup.promise;
     await Promise.all([...document.images].map(img => img.decode().catch(() => null)));
+    await document.fonts.ready;  // MathJax's fonts: leaving earlier would abort their requests
     const math = [...document.querySelectorAll('.math')];
     return {
         math: math.length,
@@ -164,7 +169,7 @@ def test_every_page_in_chromium_from_localhost_only(site, server, browser):
     errors = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url} ({request.failure})"))
     for name in pages:
         errors.clear()
         response = page.goto(f"{server}/{name}", wait_until="load")
@@ -200,7 +205,7 @@ def test_every_page_in_chromium_from_localhost_only(site, server, browser):
     # The sidebar lists the course in the README's order; lectures show outputs with plots.
     order = [f"{build.page_of(row, kind)}.html" for row in build.contents_rows() for kind in ("lecture", "lab")
              if build.page_of(row, kind)]
-    assert [urllib.parse.urljoin("index.html", h) for h in seen["index.html"]["sidebar"]] == order
+    assert [urllib.parse.urljoin("index.html", h) for h in seen["index.html"]["sidebar"]] == ["index.html", *order]
     lecture = seen[f"{LECTURE}.html"]
     assert lecture["outputs"] > 0 and lecture["outputImages"] > 0, "the lecture page shows no outputs/plots"
     # A lab page shows the exercise stubs of the release, and no outputs.
