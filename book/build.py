@@ -69,14 +69,7 @@ def page_of(row: dict, kind: str) -> str | None:
     return row["lab"] and f"labs/{row['lab']}/{row['lab']}"
 
 
-def title_of(nb) -> str:
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and (match := re.search(r"^#\s+(.+)$", cell.source, re.M)):
-            return match.group(1).strip()
-    raise ValueError("a notebook without a '# title' heading cannot be a page")
-
-
-def home_page(rows: list[dict], titles: dict[str, str], readme: Path = ROOT / "README.md") -> str:
+def home_page(rows: list[dict], readme: Path = ROOT / "README.md") -> str:
     """index.md: the README's title and opening paragraph, the contents table with links, the sidebar."""
     text = readme.read_text()
     title = re.search(r"^#\s+(.+)$", text, re.M).group(1)
@@ -94,7 +87,7 @@ def home_page(rows: list[dict], titles: dict[str, str], readme: Path = ROOT / "R
             order += [page] if page else []
         lines.append(f"| {row['unit']} | {links[0]} | {links[1]} | {row['reproduces']} |")
     lines += ["", "```{toctree}", ":hidden:", ":caption: The course", ""]
-    lines += [f"{titles[page]} <{page}>" for page in order]
+    lines += order  # the sidebar shows each page's own title
     return "\n".join(lines + ["```", ""])
 
 
@@ -136,8 +129,9 @@ def lecture_notebook(lecture: Path, run: bool):
 
 
 def for_the_web(nb, clear_outputs: bool, badge: str):
-    """Drop papermill's parameters cell, point the badge at the site's copy, optionally clear outputs."""
-    nb.cells = [c for c in nb.cells if INJECTED not in c.metadata.get("tags", [])]
+    """Drop papermill's parameters cell and the Colab set-up cell (the badge is the web's way to Colab),
+    point the badge at the site's copy, optionally clear outputs."""
+    nb.cells = [c for c in nb.cells if not {INJECTED, colab.SETUP_TAG} & set(c.metadata.get("tags", []))]
     for cell in nb.cells:
         if colab.BADGE_TAG in cell.metadata.get("tags", []):
             cell.source = cell.source.replace(colab.BADGE_IMAGE, badge)
@@ -155,7 +149,7 @@ def write_if_changed(path: Path, text: str) -> None:
 
 def stage(stage_dir: Path = STAGE, run: bool = True) -> list[tuple[str, str]]:
     """Write the site's sources into ``stage_dir``; return (page, where its content comes from)."""
-    rows, pages, titles = contents_rows(), [], {}
+    rows, pages = contents_rows(), []
     for row in rows:
         for kind in ("lecture", "lab"):
             page = page_of(row, kind)
@@ -168,12 +162,11 @@ def stage(stage_dir: Path = STAGE, run: bool = True) -> list[tuple[str, str]]:
             badge = "../" * (len(Path(page).parts) - 1) + BADGE
             nb = for_the_web(nb, clear_outputs=kind == "lab", badge=badge)
             write_if_changed(stage_dir / f"{page}.ipynb", nbformat.writes(nb))
-            titles[page] = title_of(nb)
             pages.append((f"{page}.ipynb", origin))
     labs = {row["lab"] for row in rows if row["lab"]}
     if missing := sorted(set(pipeline.lab_names()) - labs):
         raise ValueError(f"README.md's contents table has no row for the lab(s) {', '.join(missing)}")
-    write_if_changed(stage_dir / "index.md", home_page(rows, titles))
+    write_if_changed(stage_dir / "index.md", home_page(rows))
     write_if_changed(stage_dir / BADGE, (BOOK / "_static" / "colab-badge.svg").read_text())
     staged = {stage_dir / p for p, _ in pages} | {stage_dir / "index.md", stage_dir / BADGE}
     for stale in [p for p in stage_dir.rglob("*") if p.is_file() and p not in staged]:
