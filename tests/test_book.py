@@ -67,6 +67,23 @@ def test_lab_pages_are_the_release_without_outputs(site):
                [c.source for c in shown if c.cell_type == "code"], f"{lab}: not the student release"
 
 
+def test_secret_lines_include_model_answers_and_mark_schemes(tmp_path):
+    from ci.check_release import secret_lines
+
+    answer = nbformat.v4.new_markdown_cell("The model answer: pooling halves each side of the map.")
+    answer.metadata["nbgrader"] = {"solution": True, "grade": True, "points": 2, "grade_id": "why"}
+    code = nbformat.v4.new_code_cell("def area(w, h):\n    ### BEGIN SOLUTION\n    return width_times_height(w, h)"
+                                     "\n    ### END SOLUTION")
+    code.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "area"}
+    task = nbformat.v4.new_markdown_cell("Explain pooling in one sentence.\n=== BEGIN MARK SCHEME ===\n"
+                                         "Two points for naming the halved resolution.\n=== END MARK SCHEME ===")
+    notebook = tmp_path / "lab.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[answer, code, task]), notebook)
+    assert secret_lines(notebook) == {"The model answer: pooling halves each side of the map.",
+                                      "return width_times_height(w, h)",
+                                      "Two points for naming the halved resolution."}
+
+
 def test_leak_check_finds_planted_lines_in_html_and_search_index(site, tmp_path, capsys):
     folder, _ = site
     copy = tmp_path / "site"
