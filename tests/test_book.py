@@ -200,6 +200,9 @@ def test_every_page_in_chromium_from_localhost_only(site, server, browser):
         problems += [f"{name}: image without width: {src}" for src in found["brokenImages"]]
         if name == f"{LECTURE}.html":
             page.screenshot(path=SCREENSHOTS / "book-lecture.png")
+            if found["outputImages"]:
+                page.locator(".cell_output img").first.scroll_into_view_if_needed()
+                page.screenshot(path=SCREENSHOTS / "book-lecture-plot.png")
         if name == f"labs/{LAB}/{LAB}.html":
             page.screenshot(path=SCREENSHOTS / "book-lab.png", full_page=True)
     for name, found in seen.items():  # every link into the site reaches a page (and its anchor)
