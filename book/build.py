@@ -125,7 +125,9 @@ def lecture_notebook(lecture: Path, run: bool):
     result = execute(lecture, EXECUTED, fast=True)
     if result.status != "ok":
         raise RuntimeError(f"{result.notebook} failed in fast mode: {result.error}")
-    return executed_copy(lecture), f"executed now in fast mode ({result.seconds:.0f} s) into {EXECUTED}"
+    if (nb := executed_copy(lecture)) is None:
+        raise RuntimeError(f"{result.output}: the executed copy does not match {lecture}")
+    return nb, f"executed now in fast mode ({result.seconds:.0f} s) into {EXECUTED}"
 
 
 def for_the_web(nb, clear_outputs: bool, badge: str):

@@ -1,13 +1,10 @@
 """Sphinx configuration of the course website (built by ``python -m book``, see book/build.py).
 
 Everything the pages need is served from the site itself: the theme's assets, MathJax 3 from the
-``sphinx-mathjax-offline`` package, and the Colab badge image (``book/_static/colab-badge.svg``, staged by build.py).
+``sphinx-mathjax-offline`` package, and the Colab badge image (``book/_static/colab-badge.svg``,
+staged by build.py).
 Notebooks are never executed here: book/build.py stages them with the outputs to publish.
 """
-
-from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
 
 project = "Applied machine learning"
 author = "the course's authors"
