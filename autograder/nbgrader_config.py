@@ -9,6 +9,8 @@ gradebook is ``grading/gradebook.db`` unless ``$COURSE_GRADEBOOK_URL`` names ano
 import os
 from pathlib import Path
 
+from course.selfcheck import CELL_TIMEOUT
+
 c = get_config()  # noqa: F821 (injected by traitlets)
 
 root = Path(__file__).resolve().parent.parent
@@ -26,7 +28,6 @@ c.CourseDirectory.db_url = os.environ.get("COURSE_GRADEBOOK_URL") or f"sqlite://
 c.Exchange.root = str(grading / "exchange")  # unused, but nbgrader wants it writable
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.bak"]
 
-# Labs train models: nbgrader's 30 s default cell timeout is too short even in fast mode.
-c.ExecutePreprocessor.timeout = 600
+c.ExecutePreprocessor.timeout = int(CELL_TIMEOUT)  # see autograder.sandbox.Limits.cell_timeout
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
