@@ -7,6 +7,7 @@ gradebook is ``grading/gradebook.db`` unless ``$COURSE_GRADEBOOK_URL`` names ano
 """
 
 import os
+import sys
 from pathlib import Path
 
 from course.selfcheck import CELL_TIMEOUT
@@ -29,5 +30,12 @@ c.Exchange.root = str(grading / "exchange")  # unused, but nbgrader wants it wri
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.bak"]
 
 c.ExecutePreprocessor.timeout = int(CELL_TIMEOUT)  # see autograder.sandbox.Limits.cell_timeout
+# The lab's own code cells become locked cells (read-only in JupyterLab; the grader runs the master's).
+if str(root) not in sys.path:  # the nbgrader CLI and JupyterLab load this file from anywhere
+    sys.path.insert(0, str(root))
+from autograder.integrity import LockLabCells  # noqa: E402
+from nbgrader.converters import GenerateAssignment  # noqa: E402
+
+c.GenerateAssignment.preprocessors = [LockLabCells, *GenerateAssignment.class_traits()["preprocessors"].default()]
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -382,14 +382,14 @@ def autograde(
     limits=None,
 ) -> Score:
     """Autograde one notebook as ``student``'s submission of ``lab`` and return its score."""
-    from autograder.submissions import Incoming, student_id
+    from autograder.submissions import read_notebook, student_id
 
-    notebook = Path(notebook)
-    if not notebook.is_file():
-        raise GradingError(f"submission not found: {notebook}")
     if student_id(student) != student:
         raise GradingError(f"student id {student!r}: use letters, digits, '.', '_' and '-' only")
-    incoming = [Incoming(student, notebook.read_bytes(), str(notebook))]
+    try:
+        incoming = [read_notebook(notebook, student)]
+    except FileNotFoundError as exc:
+        raise GradingError(str(exc)) from None
     batch = grade_batch(lab, incoming, grading_dir, course_dir, workers=1, limits=limits, feedback=feedback,
                         force=True, progress=False)
     result = batch.results[0]
