@@ -379,6 +379,58 @@ def limit_flags(outputs, limits: Limits) -> list[str]:
     return found
 
 
+class DiskWatch:
+    """Samples what the kernel has written while it runs and keeps the peak, so that a submission that
+    fills its quota and deletes the file in one cell, or hides the error it got, is still seen at the
+    limit: with bwrap the sandbox's /tmp tmpfs, from the host through ``/proc/<pid>/root``; without,
+    the size of the scratch folder."""
+
+    def __init__(self, launcher_pid: int, limits: Limits, scratch: Path, interval: float = 0.05):
+        import threading
+
+        self.limits, self.interval, self.peak, self.path, self.scratch = limits, interval, 0, None, None
+        if bwrap_problem() is not None:
+            self.scratch = scratch
+        for child in self._children(launcher_pid) if self.scratch is None else []:
+            try:
+                os.statvfs(f"/proc/{child}/root/tmp")
+                self.path = f"/proc/{child}/root/tmp"
+                break
+            except OSError:
+                continue
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        if self.path or self.scratch:
+            self._thread.start()
+
+    @staticmethod
+    def _children(pid: int) -> list[str]:
+        """The launcher exec'd bwrap, whose child is the sandbox (in its mount namespace)."""
+        try:
+            return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return []
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            if self.scratch:
+                used = folder_bytes(self.scratch)
+            else:
+                try:
+                    stats = os.statvfs(self.path)
+                except OSError:
+                    return
+                used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
+            self.peak = max(self.peak, used)
+
+    def full(self) -> bool:
+        """The tmpfs was (within 1 MiB) full at some point."""
+        return self.peak >= self.limits.disk - (1 << 20)
+
+    def stop(self):
+        self._stop.set()
+
+
 def folder_bytes(folder: Path) -> int:
     """Bytes of the files under ``folder`` (without following links)."""
     total = 0

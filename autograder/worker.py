@@ -172,6 +172,7 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
     km.sandbox = dict(limits=limits, scratch=scratch, ipc=ipc, readable=[Path(p) for p in job.readable], env=env,
                       processes=processes, stderr=stderr)
     started = False
+    watch = None
     client = _Client(
         nb, km=km, timeout=int(limits.cell_timeout), interrupt_on_timeout=True, allow_errors=True,
         error_on_timeout={"ename": "CellTimeoutError", "evalue": f"the cell ran longer than {limits.cell_timeout:g} s",
@@ -200,7 +201,10 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
 
     def limit_hits(cell) -> bool:
         """Flag the process and disk limits a cell hit; True when the grading must stop (no bwrap, disk full)."""
-        for flag in sandbox.limit_flags(cell.get("outputs", []), limits):
+        seen = sandbox.limit_flags(cell.get("outputs", []), limits)
+        if watch is not None and watch.full():
+            seen.append(f"disk-quota:{limits.disk >> 20} MiB")
+        for flag in seen:
             if not any(f.split(":")[0] == flag.split(":")[0] for f in flags):
                 flags.append(flag)
         if sandbox.bwrap_problem() is not None and sandbox.folder_bytes(scratch) >= limits.disk:
@@ -209,7 +213,7 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
         return False
 
     async def run():
-        nonlocal started
+        nonlocal started, watch
         from nbclient.exceptions import DeadKernelError
 
         async with client.async_setup_kernel(env=env, cwd=str(scratch)):
@@ -217,6 +221,7 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
             started = True
             if sandbox.bwrap_problem() is None:
                 ipc.chmod(0o500)  # its sockets exist: the kernel may write nothing more on the host
+            watch = sandbox.DiskWatch(km.provisioner.process.pid, limits, scratch)
             snapshot = guard.request("snapshot", key, modules)
             if guard.parse(await silent(expressions=snapshot, wait=limits.cell_timeout)) is None:
                 flags.append("guard-snapshot-failed")
@@ -268,6 +273,8 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
         except Exception:
             pass
         ipc.chmod(0o700)
+        if watch is not None:
+            watch.stop()
         flags.extend(f for f in processes.finish() if f.split(":")[0] not in {g.split(":")[0] for g in flags})
         leftovers = sandbox.kill_tagged_processes(token)
         if leftovers:
