@@ -222,7 +222,8 @@ def assemble(master_nb: NotebookNode, student: NotebookNode) -> tuple[NotebookNo
             flags.append(f"duplicate-cell:{cid}" if cid in known else f"unknown-graded-cell:{cid}")
             cell.metadata.pop("nbgrader", None)
         extras.setdefault(anchor, []).append(cell)
-    if not matched:  # none of this lab's cells: another lab's notebook, or a blank one
+    if not any(is_answer(known[c]) or is_test(known[c]) for c in matched):
+        # none of this lab's exercises (lab_code_<n> ids are in every lab): another lab's notebook, or a blank one
         return None, ["wrong-lab"]
     expected_order = [c for c in known if c in matched]
     if order != expected_order:
