@@ -30,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -332,7 +333,7 @@ class ProcessLimit:
         return str(self.nproc), str(self.cgroup / "cgroup.procs") if self.cgroup else ""
 
     def finish(self) -> list[str]:
-        """Kill what is left in the cgroup, remove it; flags: the limit was hit."""
+        """Kill what is left in the cgroup and remove it; flags: the limit was hit, processes were left behind."""
         flags = list(self.flags)
         if self.cgroup is None:
             return flags
@@ -342,20 +343,24 @@ class ProcessLimit:
                 flags.append(f"process-limit:{self.limits.processes} tasks, {events['max']} forks refused")
         except (OSError, ValueError):
             pass
-        for _ in range(50):
+        procs = self.cgroup / "cgroup.procs"
+        deadline = time.monotonic() + 3  # what the kernel's shutdown takes down (bwrap's pid namespace)
+        while time.monotonic() < deadline and procs.read_text().split():
+            time.sleep(0.05)
+        left = procs.read_text().split()
+        if left:  # detached from the kernel (no pid namespace without bwrap): killed here
+            flags.append(f"processes-left-behind-killed:{len(left)}")
+        for _ in range(100):
+            for pid in procs.read_text().split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             try:
-                pids = (self.cgroup / "cgroup.procs").read_text().split()
-                for pid in pids:
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
                 self.cgroup.rmdir()
                 break
             except OSError:
-                import time
-
-                time.sleep(0.1)
+                time.sleep(0.05)
         return flags
 
 

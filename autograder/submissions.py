@@ -110,6 +110,7 @@ def collect(source: str | Path, lab: str) -> list[Incoming]:
                 grouped[student] = []
                 refused[student] = [folder.name if folder.is_symlink() else f"{folder.name}/{lab}"]
                 continue
+            grouped.setdefault(student, [])  # a lab folder without a notebook: missing-notebook
             for path in sorted((folder / lab).glob("*.ipynb")):
                 add(student, path)
     else:
