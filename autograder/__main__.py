@@ -17,13 +17,8 @@ import argparse
 import sys
 
 from autograder import pipeline
-
-
-def _limits(args):
-    from autograder.sandbox import Limits
-
-    return Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.timeout, memory=int(args.memory * 2**30),
-                  network=args.network)
+from autograder.sandbox import Limits
+from course.selfcheck import CELL_TIMEOUT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,10 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("lab")
     batch.add_argument("submissions", help="a submitted/ folder, a folder of <student>.ipynb, or a zip")
     batch.add_argument("--workers", type=int, default=None, help="parallel gradings (default: one per core)")
-    batch.add_argument("--cell-timeout", type=float, default=600, help="seconds per cell (default 600)")
-    batch.add_argument("--timeout", type=float, default=1800, help="seconds per notebook (default 1800)")
-    batch.add_argument("--memory", type=float, default=4, help="GiB of memory per submission (default 4)")
-    batch.add_argument("--network", action="store_true", help="let submissions reach the network")
+    limits = batch.add_argument_group("limits per submission (autograder.sandbox.Limits)")
+    Limits.add_arguments(limits)
     batch.add_argument("--force", action="store_true", help="regrade submissions graded before")
     batch.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
     batch.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: COURSE_GRADEBOOK_URL or SQLite)")
@@ -50,11 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("notebook")
     grade.add_argument("--student", required=True)
     grade.add_argument("--feedback", action="store_true", help="also write HTML feedback")
+    Limits.add_arguments(grade.add_argument_group("limits (autograder.sandbox.Limits)"))
 
     check = commands.add_parser("check", help="run a notebook and its visible tests; exit 1 if any fails")
     check.add_argument("notebook")
     check.add_argument("--full", action="store_true", help="full mode (default: fast mode, like the autograder)")
-    check.add_argument("--timeout", type=float, default=600, help="seconds per cell")
+    check.add_argument("--timeout", type=float, default=CELL_TIMEOUT, help=f"seconds per cell (default {CELL_TIMEOUT:g})")
 
     export = commands.add_parser("export", help="write grades to CSV")
     export.add_argument("csv", nargs="?", default=str(pipeline.grading_root() / "grades.csv"))
@@ -68,21 +62,25 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "batch":
             from autograder import report
 
-            result = pipeline.grade_batch(args.lab, args.submissions, workers=args.workers, limits=_limits(args),
+            result = pipeline.grade_batch(args.lab, args.submissions, workers=args.workers,
+                                          limits=Limits.from_arguments(args),
                                           feedback=not args.no_feedback, force=args.force, db_url=args.db)
             print(report.table(result.results))
             print(report.summary(result.results, result.seconds, result.workers, result.sandbox, result.graded))
             print(f"wrote {result.csv}, {result.report}, {result.histogram}")
         elif args.command == "grade":
-            score = pipeline.autograde(args.lab, args.notebook, args.student, feedback=args.feedback)
-            print(f"{score.student} {score.lab}: {score.score:g}/{score.max_score:g}")
+            score = pipeline.autograde(args.lab, args.notebook, args.student, feedback=args.feedback,
+                                       limits=Limits.from_arguments(args))
+            flags = pipeline.result_of(args.lab, args.student).flags
+            print(f"{score.student} {score.lab}: {score.score:g}/{score.max_score:g}"
+                  + (f"  flags: {', '.join(flags)}" if flags else ""))
         elif args.command == "check":
             from course import selfcheck
 
             return selfcheck.main([args.notebook, "--timeout", str(args.timeout)] + (["--full"] if args.full else []))
         elif args.command == "export":
             print(f"wrote {pipeline.export_grades(args.csv)}")
-    except (pipeline.GradingError, FileNotFoundError) as exc:
+    except (pipeline.GradingError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -5,10 +5,14 @@
   sandbox as a file; its cells are sent to the kernel one by one.
 * :func:`read_submission` turns raw bytes into a notebook or a reason it cannot be graded
   (empty file, corrupt JSON, not a notebook), converting older nbformat versions.
-* :func:`assemble` builds the notebook to execute: every locked cell (tests, instructions) comes
-  from the master, whatever the student did to it; every answer cell comes from the student; cells
-  the student added stay where they were. Deleted, edited, moved, duplicated or forged cells are
-  restored and reported, never silently dropped.
+* :func:`lock_lab_cells` (in the release, through :class:`LockLabCells`, and in the master) makes
+  every code cell of the lab that is neither an answer nor a test a locked nbgrader cell with a
+  ``lab_code_<n>`` id: JupyterLab shows it read-only, and the grader knows it.
+* :func:`assemble` builds the notebook to execute: every code cell that is not an answer (tests, and
+  the lab's own cells: data loading, thresholds, ``runtime.setup``) comes from the master, whatever
+  the student did to it; every answer cell comes from the student; cells the student added stay
+  where they were. Deleted, edited, moved, duplicated or forged cells are restored and reported,
+  never silently dropped.
 * :func:`scan` flags code that tampers with the test machinery, for the instructor to review.
 """
 
@@ -22,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.DOTALL)
@@ -51,11 +56,41 @@ def points(cell) -> float:
     return float(nbgrader_meta(cell).get("points", 0) or 0)
 
 
+LAB_CELL = "lab_code_"
+
+
+def lock_lab_cells(nb: NotebookNode) -> NotebookNode:
+    """Make every code cell that is neither an answer nor a test a locked (read-only) nbgrader cell
+    with a stable id, ``lab_code_<n>`` for the n-th such cell, so that the grader runs the instructor's
+    version. Cells that already have an id keep it."""
+    count = 0
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type != "code" or meta.get("solution") or meta.get("grade"):
+            continue
+        count += 1
+        cell.metadata["nbgrader"] = {**meta, "grade": False, "solution": False, "locked": True,
+                                     "grade_id": grade_id(cell) or f"{LAB_CELL}{count}", "schema_version": 3}
+    return nb
+
+
+class LockLabCells(Preprocessor):
+    """nbgrader's release step for :func:`lock_lab_cells` (before its ``LockCells``, which then marks
+    them non-editable and non-deletable for JupyterLab)."""
+
+    def __call__(self, nb, resources):  # always on (nbconvert's preprocessors are off unless enabled)
+        return self.preprocess(nb, resources)
+
+    def preprocess(self, nb, resources):
+        return lock_lab_cells(nb), resources
+
+
 def master(solution: Path, config=None) -> NotebookNode:
-    """The solutions notebook with answers replaced by the release's stubs and outputs cleared."""
+    """The solutions notebook with answers replaced by the release's stubs, the lab's own code cells
+    locked (as in the release) and outputs cleared."""
     from nbgrader.preprocessors import ClearOutput, ClearSolutions
 
-    nb = nbformat.read(solution, as_version=4)
+    nb = lock_lab_cells(nbformat.read(solution, as_version=4))
     resources = {"language": "python"}
     nb, resources = ClearSolutions(config=config).preprocess(nb, resources)
     nb, resources = ClearOutput(config=config).preprocess(nb, resources)
@@ -165,8 +200,17 @@ def assemble(master_nb: NotebookNode, student: NotebookNode) -> tuple[NotebookNo
     extras: dict[str | None, list[NotebookNode]] = {None: []}
     anchor: str | None = None
     order: list[str] = []
+    # a notebook without the lab cells' ids (a release from before they were locked, the solutions):
+    # an unlabelled copy of a lab cell, unchanged, is that cell
+    unlabelled = {}
+    for cid, cell in known.items():
+        if cell.cell_type == "code" and not is_test(cell) and not is_answer(cell):
+            unlabelled.setdefault(_normalized(cell.source), []).append(cid)
     for cell in student.cells:
         cid = grade_id(cell)
+        if cid is None and cell.get("cell_type") == "code":
+            same = [c for c in unlabelled.get(_normalized(cell.source), []) if c not in matched]
+            cid = same[0] if same else None
         if cid in known and cid not in matched:
             matched[cid] = cell
             order.append(cid)
@@ -178,7 +222,8 @@ def assemble(master_nb: NotebookNode, student: NotebookNode) -> tuple[NotebookNo
             flags.append(f"duplicate-cell:{cid}" if cid in known else f"unknown-graded-cell:{cid}")
             cell.metadata.pop("nbgrader", None)
         extras.setdefault(anchor, []).append(cell)
-    if not matched:  # none of this lab's cells: another lab's notebook, or a blank one
+    if not any(is_answer(known[c]) or is_test(known[c]) for c in matched):
+        # none of this lab's exercises (lab_code_<n> ids are in every lab): another lab's notebook, or a blank one
         return None, ["wrong-lab"]
     expected_order = [c for c in known if c in matched]
     if order != expected_order:

@@ -7,7 +7,10 @@ gradebook is ``grading/gradebook.db`` unless ``$COURSE_GRADEBOOK_URL`` names ano
 """
 
 import os
+import sys
 from pathlib import Path
+
+from course.selfcheck import CELL_TIMEOUT
 
 c = get_config()  # noqa: F821 (injected by traitlets)
 
@@ -26,7 +29,13 @@ c.CourseDirectory.db_url = os.environ.get("COURSE_GRADEBOOK_URL") or f"sqlite://
 c.Exchange.root = str(grading / "exchange")  # unused, but nbgrader wants it writable
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.bak"]
 
-# Labs train models: nbgrader's 30 s default cell timeout is too short even in fast mode.
-c.ExecutePreprocessor.timeout = 600
+c.ExecutePreprocessor.timeout = int(CELL_TIMEOUT)  # see autograder.sandbox.Limits.cell_timeout
+# The lab's own code cells become locked cells (read-only in JupyterLab; the grader runs the master's).
+if str(root) not in sys.path:  # the nbgrader CLI and JupyterLab load this file from anywhere
+    sys.path.insert(0, str(root))
+from autograder.integrity import LockLabCells  # noqa: E402
+from nbgrader.converters import GenerateAssignment  # noqa: E402
+
+c.GenerateAssignment.preprocessors = [LockLabCells, *GenerateAssignment.class_traits()["preprocessors"].default()]
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

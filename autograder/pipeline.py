@@ -90,13 +90,17 @@ def load_config(grading_dir: str | Path | None = None, release_dir: str | Path |
     return config
 
 
-def _api(config):
-    from nbgrader.apps import NbGraderAPI
-
-    # nbgrader runs `alembic` from PATH when it creates a gradebook: make the venv's bin visible.
+def _venv_on_path() -> None:
+    """nbgrader runs `alembic` from PATH when it opens a gradebook: make the venv's bin visible."""
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def _api(config):
+    from nbgrader.apps import NbGraderAPI
+
+    _venv_on_path()
     return NbGraderAPI(config=config)
 
 
@@ -122,6 +126,7 @@ def gradebook(grading_dir: str | Path | None = None, db_url: str | None = None):
     from nbgrader.api import Gradebook
 
     config = load_config(grading_dir, db_url=db_url)
+    _venv_on_path()
     return Gradebook(config.CourseDirectory.db_url, course_id=config.CourseDirectory.course_id)
 
 
@@ -382,14 +387,14 @@ def autograde(
     limits=None,
 ) -> Score:
     """Autograde one notebook as ``student``'s submission of ``lab`` and return its score."""
-    from autograder.submissions import Incoming, student_id
+    from autograder.submissions import read_notebook, student_id
 
-    notebook = Path(notebook)
-    if not notebook.is_file():
-        raise GradingError(f"submission not found: {notebook}")
     if student_id(student) != student:
         raise GradingError(f"student id {student!r}: use letters, digits, '.', '_' and '-' only")
-    incoming = [Incoming(student, notebook.read_bytes(), str(notebook))]
+    try:
+        incoming = [read_notebook(notebook, student)]
+    except FileNotFoundError as exc:
+        raise GradingError(str(exc)) from None
     batch = grade_batch(lab, incoming, grading_dir, course_dir, workers=1, limits=limits, feedback=feedback,
                         force=True, progress=False)
     result = batch.results[0]

@@ -10,13 +10,19 @@ Three layouts are recognised:
   ``<login>_[late_]<id>_<id>_<file>.ipynb``. Nothing is extracted to disk; oversized members are
   refused (a zip bomb cannot fill the disk).
 
+Symbolic links are never followed: a notebook, a student's folder or a lab folder that is a link
+(or a zip member stored as one) is not read; the student is flagged ``symlink-refused`` and scores 0
+(on a shared exchange a link could point at a file only the grader may read).
+
 Student ids are reduced to letters, digits, ``.``, ``_`` and ``-`` so that no id can name a path
 outside the grading folders.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,10 +59,28 @@ def _choose(lab: str, candidates: list[tuple[str, bytes | None]], student: str, 
     return Incoming(student, chosen[1], f"{origin}:{chosen[0]}" if origin.endswith(".zip") else chosen[0], flags)
 
 
+SYMLINK = "symlink-refused"
+
+
 def _read(path: Path) -> tuple[str, bytes | None]:
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        return str(path), None
-    return str(path), path.read_bytes()
+    """The notebook's bytes; None when too large. Raises OSError for a link (``O_NOFOLLOW``)."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(f"not a regular file: {path}")
+        data = handle.read(MAX_NOTEBOOK_BYTES + 1)
+    return str(path), None if len(data) > MAX_NOTEBOOK_BYTES else data
+
+
+def read_notebook(path: str | Path, student: str) -> Incoming:
+    """One notebook given by path (``python -m autograder grade``): a link is refused, not followed."""
+    path = Path(path)
+    if path.is_symlink():
+        return Incoming(student, None, str(path), [f"{SYMLINK}:{path.name}"])
+    if not path.is_file():
+        raise FileNotFoundError(f"submission not found: {path}")
+    origin, data = _read(path)
+    return Incoming(student, data, origin, [] if data is not None else [f"too-large:>{MAX_NOTEBOOK_BYTES >> 20} MiB"])
 
 
 def collect(source: str | Path, lab: str) -> list[Incoming]:
@@ -66,23 +90,48 @@ def collect(source: str | Path, lab: str) -> list[Incoming]:
     if not source.is_dir():
         raise FileNotFoundError(f"submissions not found: {source} (a folder or a .zip)")
     grouped: dict[str, list[tuple[str, bytes | None]]] = {}
+    refused: dict[str, list[str]] = {}
+
+    def add(student: str, path: Path) -> None:
+        grouped.setdefault(student, [])
+        if path.is_symlink():
+            refused.setdefault(student, []).append(path.name)
+            return
+        try:
+            grouped[student].append(_read(path))
+        except OSError:  # replaced by a link (or a folder) since it was listed
+            refused.setdefault(student, []).append(path.name)
+
     lab_folders = [d for d in sorted(source.iterdir()) if (d / lab).is_dir()]
     if lab_folders:  # nbgrader layout
         for folder in lab_folders:
-            grouped[student_id(folder.name)] = [_read(p) for p in sorted((folder / lab).glob("*.ipynb"))]
+            student = student_id(folder.name)
+            if folder.is_symlink() or (folder / lab).is_symlink():
+                grouped[student] = []
+                refused[student] = [folder.name if folder.is_symlink() else f"{folder.name}/{lab}"]
+                continue
+            grouped.setdefault(student, [])  # a lab folder without a notebook: missing-notebook
+            for path in sorted((folder / lab).glob("*.ipynb")):
+                add(student, path)
     else:
         for path in sorted(source.glob("*.ipynb")):
-            grouped.setdefault(student_id(path.stem), []).append(_read(path))
-    found = [_choose(lab, notebooks, student, str(source)) for student, notebooks in sorted(grouped.items())]
-    for item in found:
+            add(student_id(path.stem), path)
+    found = []
+    for student, notebooks in sorted(grouped.items()):
+        if student in refused:
+            found.append(Incoming(student, None, str(source), [f"{SYMLINK}:{name}" for name in refused[student]]))
+            continue
+        item = _choose(lab, notebooks, student, str(source))
         if item.data is None and "missing-notebook" not in item.flags:
             item.flags.append(f"too-large:>{MAX_NOTEBOOK_BYTES >> 20} MiB")
+        found.append(item)
     return found
 
 
 def _from_zip(archive: Path, lab: str) -> list[Incoming]:
     grouped: dict[str, list[tuple[str, bytes | None]]] = {}
     oversized: set[str] = set()
+    refused: dict[str, list[str]] = {}
     with zipfile.ZipFile(archive) as handle:
         for member in handle.infolist():
             parts = [p for p in member.filename.replace("\\", "/").split("/") if p and p != ".."]
@@ -94,6 +143,10 @@ def _from_zip(archive: Path, lab: str) -> list[Incoming]:
                 match = CANVAS.match(parts[0])
                 student = match["student"] if match else parts[0][: -len(".ipynb")]
             student = student_id(student)
+            if stat.S_ISLNK(member.external_attr >> 16):  # stored as a link: its data is the target's path
+                refused.setdefault(student, []).append("/".join(parts))
+                grouped.setdefault(student, [])
+                continue
             if member.file_size > MAX_NOTEBOOK_BYTES:
                 oversized.add(student)
                 grouped.setdefault(student, [])
@@ -103,6 +156,9 @@ def _from_zip(archive: Path, lab: str) -> list[Incoming]:
             grouped.setdefault(student, []).append(("/".join(parts), data))
     found = []
     for student, notebooks in sorted(grouped.items()):
+        if student in refused:
+            found.append(Incoming(student, None, str(archive), [f"{SYMLINK}:{name}" for name in refused[student]]))
+            continue
         item = _choose(lab, notebooks, student, str(archive))
         if student in oversized:
             item.flags.append(f"too-large:>{MAX_NOTEBOOK_BYTES >> 20} MiB")

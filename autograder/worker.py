@@ -167,7 +167,12 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
         kernel_name="sandboxed-python3", transport="ipc", connection_file=str(ipc / "kernel.json"),
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir)], ensure_native_kernel=False),
     )
-    km.sandbox = dict(limits=limits, scratch=scratch, ipc=ipc, readable=[Path(p) for p in job.readable], env=env)
+    processes = sandbox.ProcessLimit(limits, token)
+    stderr = ipc.parent / "kernel.stderr"
+    km.sandbox = dict(limits=limits, scratch=scratch, ipc=ipc, readable=[Path(p) for p in job.readable], env=env,
+                      processes=processes, stderr=stderr)
+    started = False
+    watch = None
     client = _Client(
         nb, km=km, timeout=int(limits.cell_timeout), interrupt_on_timeout=True, allow_errors=True,
         error_on_timeout={"ename": "CellTimeoutError", "evalue": f"the cell ran longer than {limits.cell_timeout:g} s",
@@ -194,11 +199,29 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
                 return reply
         return None
 
+    def limit_hits(cell) -> bool:
+        """Flag the process and disk limits a cell hit; True when the grading must stop (no bwrap, disk full)."""
+        seen = sandbox.limit_flags(cell.get("outputs", []), limits)
+        if watch is not None and watch.full():
+            seen.append(f"disk-quota:{limits.disk >> 20} MiB")
+        for flag in seen:
+            if not any(f.split(":")[0] == flag.split(":")[0] for f in flags):
+                flags.append(flag)
+        if sandbox.bwrap_problem() is not None and sandbox.folder_bytes(scratch) >= limits.disk:
+            flags.append(f"disk-quota:{limits.disk >> 20} MiB, scratch folder full, grading stopped")
+            return True
+        return False
+
     async def run():
+        nonlocal started, watch
         from nbclient.exceptions import DeadKernelError
 
         async with client.async_setup_kernel(env=env, cwd=str(scratch)):
             await client.async_wait_for_reply(client.kc.kernel_info())
+            started = True
+            if sandbox.bwrap_problem() is None:
+                ipc.chmod(0o500)  # its sockets exist: the kernel may write nothing more on the host
+            watch = sandbox.DiskWatch(km.provisioner.process.pid, limits, scratch)
             snapshot = guard.request("snapshot", key, modules)
             if guard.parse(await silent(expressions=snapshot, wait=limits.cell_timeout)) is None:
                 flags.append("guard-snapshot-failed")
@@ -230,6 +253,8 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
                     return
                 if index in client.truncated and "huge-output" not in flags:
                     flags.append("huge-output")
+                if limit_hits(cell):
+                    return
 
     try:
         await asyncio.wait_for(run(), timeout=limits.notebook_timeout)
@@ -237,13 +262,20 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
         if timeout_flag not in flags:
             flags.append(timeout_flag)
     except Exception as exc:  # the kernel could not start or the connection broke
-        flags.append(f"execution-error:{type(exc).__name__}: {str(exc)[:200]}")
+        if not started:
+            flags.append(f"kernel-died-at-start: {sandbox.stderr_tail(stderr) or f'{type(exc).__name__}: {exc}'}")
+        else:
+            flags.append(f"execution-error:{type(exc).__name__}: {str(exc)[:200]}")
     finally:
         try:
             if km.has_kernel:
                 await km.shutdown_kernel(now=True)
         except Exception:
             pass
+        ipc.chmod(0o700)
+        if watch is not None:
+            watch.stop()
+        flags.extend(f for f in processes.finish() if f.split(":")[0] not in {g.split(":")[0] for g in flags})
         leftovers = sandbox.kill_tagged_processes(token)
         if leftovers:
             flags.append(f"processes-left-behind-killed:{leftovers}")

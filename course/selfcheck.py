@@ -28,6 +28,10 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+# Seconds a cell may run: here, in nbgrader's config and as the default of the batch grader's
+# autograder.sandbox.Limits.cell_timeout (which documents it). Labs train models: nbgrader's 30 s is too short.
+CELL_TIMEOUT = 600.0
+
 
 class SelfCheckFailed(AssertionError):
     """At least one test cell failed."""
@@ -128,7 +132,7 @@ def summary(results: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def run_file(notebook: str | Path, fast: bool = True, timeout: float = 600) -> tuple[list[Outcome], str]:
+def run_file(notebook: str | Path, fast: bool = True, timeout: float = CELL_TIMEOUT) -> tuple[list[Outcome], str]:
     """Execute a saved notebook in a fresh kernel, in its folder; return the outcome of each test cell
     (from the kernel's replies) and, if the run stopped early, why."""
     import nbformat
@@ -174,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebook")
     parser.add_argument("--full", action="store_true", help="full mode (default: fast mode, like the autograder)")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds per cell")
+    parser.add_argument("--timeout", type=float, default=CELL_TIMEOUT, help=f"seconds per cell (default {CELL_TIMEOUT:g})")
     args = parser.parse_args(argv)
     try:
         results, problem = run_file(args.notebook, fast=not args.full, timeout=args.timeout)

@@ -212,7 +212,8 @@ def test_every_case_gets_its_expected_score_and_flags(graded):
         if any(f.startswith(("grader-error", "grader-timeout", "execution-error")) for f in result.flags):
             problems.append(f"{student}: the grader itself failed: {result.flags}")
     assert not problems, "\n".join(problems)
-    assert not results["reference"].flags and not results["untouched"].flags, "clean notebooks get no flags"
+    clean = [f for r in (results["reference"], results["untouched"]) for f in r.flags if f != "no-process-limit"]
+    assert not clean, "clean notebooks get no flags (but no-process-limit on a machine that has none)"
     stubborn = results["stubborn-loop"].flags
     assert any(f.startswith(("kernel-unresponsive-killed", "notebook-timeout")) for f in stubborn), stubborn
 
