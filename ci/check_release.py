@@ -4,7 +4,10 @@
 
 Regenerates every lab into a temporary folder (with a scratch gradebook) and compares file by file,
 so a hand-edited or stale release is caught. Leak check: no solution or hidden-test marker, and no
-line of a hidden test or of a solution block appears in the released notebook.
+line of a hidden test or of a solution block appears in the released notebook. Written answers (markdown
+cells graded by hand) are checked harder: no line of ``MODEL_ANSWER_MIN`` characters or more of a model
+answer may appear anywhere in any notebook of ``labs/``, not even inside a longer line, and each such
+cell must carry points and a model answer between the solution markers.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import nbformat
+from nbformat import NotebookNode
 
 from autograder import pipeline
 
@@ -23,6 +27,8 @@ MARKERS = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN
 BLOCK = re.compile(
     r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.DOTALL
 )
+ANSWER = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.DOTALL)
+MODEL_ANSWER_MIN = 20  # characters: a model answer's line at least this long must not appear in labs/
 
 
 MARK_SCHEME = re.compile(r"=== BEGIN MARK SCHEME ===\n(.*?)=== END MARK SCHEME ===", re.DOTALL)
@@ -55,6 +61,48 @@ def leaks(solution: Path, release: Path) -> list[str]:
     return problems
 
 
+def written_answers(solution: Path) -> list[tuple[str, NotebookNode]]:
+    """The manually graded answer cells (markdown, ``solution`` and ``grade``) as (grade id, cell)."""
+    found = []
+    for cell in nbformat.read(solution, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("solution") and meta.get("grade"):
+            found.append((meta.get("grade_id", "?"), cell))
+    return found
+
+
+def model_answer_lines(solution: Path) -> set[str]:
+    """Every line of ``MODEL_ANSWER_MIN`` characters or more of the lab's model answers."""
+    lines = set()
+    for _, cell in written_answers(solution):
+        for block in ANSWER.findall(cell.source):
+            lines.update(s for line in block.splitlines() if len(s := line.strip()) >= MODEL_ANSWER_MIN)
+    return lines
+
+
+def written_answer_problems(solution: Path) -> list[str]:
+    """A written answer needs points and a model answer between the markers (the release replaces it)."""
+    problems = []
+    for grade_id, cell in written_answers(solution):
+        if not float(cell.metadata["nbgrader"].get("points", 0) or 0) > 0:
+            problems.append(f"{solution.name}: written answer {grade_id} has no points")
+        if not any(block.strip() for block in ANSWER.findall(cell.source)):
+            problems.append(f"{solution.name}: written answer {grade_id} has no model answer between "
+                            "### BEGIN SOLUTION and ### END SOLUTION")
+    return problems
+
+
+def answer_leaks(solutions: list[Path], releases: list[Path]) -> list[str]:
+    """Lines of model answers found anywhere in the released notebooks (substrings count)."""
+    texts = {release: "\n".join(c.source for c in nbformat.read(release, as_version=4).cells) for release in releases}
+    problems = []
+    for solution in solutions:
+        for line in sorted(model_answer_lines(solution)):
+            problems += [f"{release.parent.name}/{release.name}: shows a line of a model answer of "
+                         f"{solution.name}: {line!r}" for release, text in texts.items() if line in text]
+    return problems
+
+
 def differences(expected_dir: Path, actual_dir: Path) -> list[str]:
     problems = []
     comparison = filecmp.dircmp(expected_dir, actual_dir, ignore=[".ipynb_checkpoints", "__pycache__"])
@@ -81,6 +129,11 @@ def check(labs_dir: Path = pipeline.LABS) -> list[str]:
             problems += differences(generated, labs_dir / lab)
             for notebook in sorted((labs_dir / lab).glob("*.ipynb")):
                 problems += leaks(pipeline.SOLUTIONS / lab / notebook.name, notebook)
+    solutions = [pipeline.SOLUTIONS / lab / f"{lab}.ipynb" for lab in names]
+    for solution in solutions:
+        problems += written_answer_problems(solution)
+    releases = sorted(labs_dir.glob("*/*.ipynb")) if labs_dir.is_dir() else []
+    problems += answer_leaks(solutions, releases)
     return problems
 
 

@@ -7,6 +7,10 @@ emulated and slower, so the policy stays ``float32``.
 ``pretrained_weights_problem(fname, origin)`` tells a notebook whether Keras can load pretrained
 weights (already cached, or the host answers) and, if not, why: optional cells then skip cleanly
 instead of failing offline.
+
+``score_builder(build, ...)`` is how a lab's hidden test measures a model *builder* handed in by a
+student: a fresh model, trained from a fixed seed for a fixed number of epochs on data the test loaded
+itself, scored on held-out data. Thresholds are set by running the seed model through the same function.
 """
 
 from __future__ import annotations
@@ -77,3 +81,27 @@ def pretrained_weights_problem(fname: str, origin: str, timeout: float = 3.0) ->
             f"reached ({exc.__class__.__name__}: {exc}); download {origin} into {cached.parent} to run this offline"
         )
     return None
+
+
+def score_builder(build, x_train, y_train, x_test, y_test, *, epochs: int, batch_size: int, seed: int) -> float:
+    """Test accuracy of a fresh model from ``build()`` trained for ``epochs`` epochs, from ``seed``.
+
+    ``build`` takes no argument and returns a new *compiled* Keras model (its choice of optimizer, loss,
+    regularisation); the model is fitted without validation data or callbacks, and its predictions are
+    compared with ``y_test``: one sigmoid output is read as ``> 0.5``, several outputs by their argmax.
+    """
+    import keras
+    import numpy as np
+
+    if isinstance(build, keras.Model) or not callable(build):
+        raise TypeError(f"expected a function that builds a model, got {type(build).__name__}")
+    keras.utils.set_random_seed(seed)
+    model = build()
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"the builder must return a keras.Model, got {type(model).__name__}")
+    if not getattr(model, "compiled", False) or model.optimizer is None:
+        raise ValueError("the builder must return a compiled model: call model.compile(optimizer=..., loss=...)")
+    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0)
+    scores = np.asarray(model.predict(x_test, batch_size=512, verbose=0), dtype="float64")
+    predicted = (scores[:, 0] > 0.5).astype(int) if scores.shape[-1] == 1 else scores.argmax(axis=-1)
+    return float(np.mean(predicted == np.asarray(y_test).reshape(-1)))

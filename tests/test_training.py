@@ -59,3 +59,25 @@ def test_confusion_matrix_plot_shows_row_percentages():
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == names
     with pytest.raises(ValueError, match="3x3"):
         plots.plot_confusion_matrix(np.ones((2, 2)), names)
+
+
+def test_score_builder_trains_a_fresh_model_and_refuses_bad_builders():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+
+    def build():
+        model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer=keras.optimizers.Adam(0.1), loss="binary_crossentropy")
+        return model
+
+    first = training.score_builder(build, x, y, x, y, epochs=5, batch_size=32, seed=1)
+    assert first > 0.9 and first == training.score_builder(build, x, y, x, y, epochs=5, batch_size=32, seed=1)
+    assert training.score_builder(build, x, y, x, y, epochs=0, batch_size=32, seed=1) < first
+    with pytest.raises(TypeError, match="function that builds"):
+        training.score_builder(build(), x, y, x, y, epochs=1, batch_size=32, seed=1)
+    with pytest.raises(TypeError, match="must return a keras.Model"):
+        training.score_builder(lambda: "model", x, y, x, y, epochs=1, batch_size=32, seed=1)
+    uncompiled = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(1, activation="sigmoid")])
+    with pytest.raises(ValueError, match="compiled model"):
+        training.score_builder(lambda: uncompiled, x, y, x, y, epochs=1, batch_size=32, seed=1)
