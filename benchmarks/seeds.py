@@ -10,7 +10,7 @@ notebook no longer defines fails that side with the notebook's name and the miss
 Each side runs in a fresh Python process (``python -m benchmarks.seeds PAIR SIDE RESULT_JSON``): fresh
 TensorFlow state, fair timing. In that process ``keras.Model.fit`` and ``evaluate`` are wrapped to time the
 training and keep the accuracies; with ``Options.seed_examples`` (the smoke run) every ``fit``, ``evaluate``
-and ``predict`` sees only the first examples, and ``fit`` runs one epoch.
+and ``predict`` sees only the first examples, ``fit`` runs one epoch and models run eagerly.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ accuracy; *seed reports* is the seed's printed number. *seconds* is the time spe
 its per-epoch validation), *process* the whole process (TensorFlow import, data, evaluation included);
 *ratio* is ours / seed's code for the `fit` seconds (below 1: ours trains faster). Smoke runs (`--smoke`) keep
 the data loading and preparation but let every `fit`, `evaluate` and `predict` see only the first 256 examples,
-for one epoch.
+for one epoch, run eagerly (no graph tracing); they measure the quickest pair only.
 """
 SEED_CODE = Path(__file__).resolve().parent / "seed_code"
 MNIST_LAB = env.ROOT / "solutions" / "mnist-cnn" / "mnist-cnn.ipynb"
@@ -76,15 +76,20 @@ def seeds_dir() -> Path:
     return Path(data).expanduser().resolve().parent / "seeds"
 
 
-def edits(path: Path) -> dict[int, str]:
-    """The edits a seed-code file lists in its header: {number: text}."""
-    listed: dict[int, str] = {}
+def edits(path: Path) -> dict[int | str, str]:
+    """The edits a seed-code file lists in its header, {number: text}, and its notes on what was not
+    edited, {"note": text}."""
+    listed: dict[int | str, str] = {}
+    key = None
     for line in path.read_text().split(HEADER_END)[0].splitlines():
-        match = re.match(r"#\s*edit (\d+):\s*(.*)", line)
+        match = re.match(r"#\s*(edit (\d+)|note):\s*(.*)", line)
         if match:
-            listed[int(match[1])] = match[2]
-        elif listed and line.startswith("#        "):  # a continuation line
-            listed[max(listed)] += " " + line.lstrip("# ").strip()
+            key = int(match[2]) if match[2] else "note"
+            listed[key] = (listed[key] + " " if key in listed else "") + match[3]
+        elif key is not None and line.startswith("#        "):  # a continuation line
+            listed[key] += " " + line.lstrip("# ").strip()
+        else:
+            key = None
     return listed
 
 
@@ -223,8 +228,9 @@ def items(options: Options) -> list[str]:
 
 
 class Probe:
-    """Wraps ``keras.Model.fit``, ``evaluate`` and ``predict`` in this process: times the training, keeps the
-    last history and evaluation, and with ``examples`` cuts every call to that many examples and one epoch."""
+    """Wraps ``keras.Model.fit``, ``evaluate`` and ``predict`` in this process (undone on leaving the block):
+    times the training, keeps the last history and evaluation, and with ``examples`` cuts every call to that
+    many examples and one epoch, and compiles every model to run eagerly."""
 
     def __init__(self, examples: int | None):
         self.examples = examples
@@ -240,8 +246,13 @@ class Probe:
     def __enter__(self) -> "Probe":
         import keras
 
-        fit, evaluate, predict = self._originals = keras.Model.fit, keras.Model.evaluate, keras.Model.predict
+        self._originals = keras.Model.compile, keras.Model.fit, keras.Model.evaluate, keras.Model.predict
+        compile_, fit, evaluate, predict = self._originals
         probe = self
+
+        def eager_compile(model, *args, **kwargs):
+            # On a few examples, tracing the train, test and predict graphs takes longer than running eagerly.
+            return compile_(model, *args, **{**kwargs, "run_eagerly": True})
 
         def timed_fit(model, x=None, y=None, *args, **kwargs):
             if probe.examples:
@@ -265,12 +276,14 @@ class Probe:
             return predict(model, probe.cut(x), *args, **kwargs)
 
         keras.Model.fit, keras.Model.evaluate, keras.Model.predict = timed_fit, kept_evaluate, cut_predict
+        if self.examples:
+            keras.Model.compile = eager_compile
         return self
 
     def __exit__(self, *exc) -> None:
         import keras
 
-        keras.Model.fit, keras.Model.evaluate, keras.Model.predict = self._originals
+        keras.Model.compile, keras.Model.fit, keras.Model.evaluate, keras.Model.predict = self._originals
 
     def accuracy(self, metric: str) -> float:
         if metric == "test_accuracy":
@@ -379,7 +392,9 @@ def markdown(entries: dict) -> str:
              "What each side runs (the edits are those listed in each file's header, marked `# edit N` in its lines):",
              ""]
     for pair in PAIRS:
-        listed = "; ".join(f"({n}) {text}" for n, text in edits(SEED_CODE / pair.seed_file).items())
+        found = edits(SEED_CODE / pair.seed_file)
+        listed = "; ".join(f"({n}) {text}" for n, text in found.items() if n != "note")
+        listed += f" Note: {found['note']}" if "note" in found else ""
         lines.append(f"- `{pair.name}`: seed's code `benchmarks/seed_code/{pair.seed_file}` (from "
                      f"`{pair.seed_text}`), edits: {listed}. Ours: {pair.ours_means}.")
     return "\n".join(lines)

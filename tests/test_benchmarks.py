@@ -49,7 +49,11 @@ def test_smoke_run_writes_report_csv_and_plots(smoke_results):
     full_marks = {(r["item"], r["name"]): r["value"] for r in grading if r["metric"] == "full_marks"}
     submitted = {(r["item"], r["name"]): r["value"] for r in grading if r["metric"] == "submissions"}
     assert full_marks and full_marks == submitted, (full_marks, submitted)
+    assert all(0 <= v <= 1 for v in _number(rows, "seeds", "accuracy"))
+    assert all(v > 0 for v in _number(rows, "seeds", "ratio"))
+    assert {r["value"] for r in rows if r["section"] == "seeds" and r["metric"] == "status"} == {"ok"}
     text = (smoke_results / "results.md").read_text()
+    assert all(f"benchmarks/seed_code/{pair.seed_file}" in text for pair in seeds.PAIRS)
     for module in SECTIONS.values():
         assert f"## {module.TITLE}" in text
     assert "cores" in text and "keras" in text and "SMOKE" in text

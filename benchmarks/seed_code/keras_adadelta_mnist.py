@@ -3,9 +3,9 @@
 # Edits (every other line is the seed's, verbatim and in order; tests/test_benchmarks.py checks it):
 # edit 1: MNIST comes from course.datasets (the offline mirror) instead of keras.datasets.
 # edit 2: the outputs shown between the steps (epoch log, test loss and accuracy, predictions) are not code: left out.
-# Not edited although Keras changed under it: Adadelta() takes Keras 3's defaults (learning rate 0.001,
-# rho 0.95); the Keras 1 that printed the seed's log used learning rate 1.0. And epochs=20 as written
-# (the log shows 12).
+# note: not edited although Keras changed under it: Adadelta() takes Keras 3's defaults (learning rate
+#        0.001, rho 0.95), while the Keras that printed the seed's log used learning rate 1.0; and epochs=20
+#        as written (the log shows 12 epochs).
 # --- seed code ---
 import keras
 from course.datasets import mnist  # edit 1

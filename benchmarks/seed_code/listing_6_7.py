@@ -4,7 +4,8 @@
 # edit 1: the slide shows only the model: its imports, and x_train, y_train and maxlen as in Chollet's
 #         listing 6.6 (10,000 words, the last 20 words of each review), are added, with IMDB from
 #         course.datasets (the offline mirror) and Keras 3's pad_sequences.
-# Not edited: Embedding(..., input_length=maxlen) runs on Keras 3 (a deprecation warning, the argument is ignored).
+# note: not edited: Embedding(..., input_length=maxlen) runs on Keras 3 (a deprecation warning; the argument
+#        is ignored).
 # --- seed code ---
 from keras.models import Sequential  # edit 1
 from keras.layers import Dense, Embedding, Flatten  # edit 1
