@@ -40,9 +40,10 @@ with the notebook's full-mode training settings). Each side runs in a fresh Pyth
 *accuracy* is what the seed reports: test accuracy after the last `evaluate`, or the last epoch's validation
 accuracy; *seed reports* is the seed's printed number. *seconds* is the time spent in `fit` (training, with
 its per-epoch validation), *process* the whole process (TensorFlow import, data, evaluation included);
-*ratio* is ours / seed's code for the `fit` seconds (below 1: ours trains faster). Smoke runs (`--smoke`) keep
-the data loading and preparation but let every `fit`, `evaluate` and `predict` see only the first 256 examples,
-for one epoch, run eagerly (no graph tracing); they measure the quickest pair only.
+*ratio* is ours / seed's code for the `fit` seconds (below 1: ours trains faster). Each side prints as it is
+written: the seeds' `fit` mostly with Keras's progress bar (`verbose=1`), ours one line per epoch. Smoke runs
+(`--smoke`) keep the data loading and preparation but let every `fit`, `evaluate` and `predict` see only the
+first 256 examples, for one epoch, run eagerly (no graph tracing); they measure the quickest pair only.
 """
 SEED_CODE = Path(__file__).resolve().parent / "seed_code"
 MNIST_LAB = env.ROOT / "solutions" / "mnist-cnn" / "mnist-cnn.ipynb"
@@ -393,10 +394,10 @@ def markdown(entries: dict) -> str:
              ""]
     for pair in PAIRS:
         found = edits(SEED_CODE / pair.seed_file)
-        listed = "; ".join(f"({n}) {text}" for n, text in found.items() if n != "note")
+        listed = " ".join(f"({n}) {text}" for n, text in found.items() if n != "note")
         listed += f" Note: {found['note']}" if "note" in found else ""
         lines.append(f"- `{pair.name}`: seed's code `benchmarks/seed_code/{pair.seed_file}` (from "
-                     f"`{pair.seed_text}`), edits: {listed}. Ours: {pair.ours_means}.")
+                     f"`{pair.seed_text}`), edits: {listed} Ours: {pair.ours_means}.")
     return "\n".join(lines)
 
 
