@@ -233,3 +233,12 @@ def test_a_builder_the_notebook_lost_fails_naming_it(monkeypatch):
     monkeypatch.setattr(seeds, "MNIST_LAB", speed.SEQUENCE_LAB)
     with pytest.raises(LookupError, match="sequence-models.ipynb defines no build_chollet_model"):
         seeds.run_side(seeds.PAIRS[2], "ours", examples=8)
+
+
+def test_a_seed_side_refuses_bad_arguments(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        seeds.main(["listing-6.7", "seed", str(tmp_path / "result.json"), "--examples", "0"])
+    assert "--examples must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        seeds.main(["no-such-pair", "seed", str(tmp_path / "result.json")])
+    assert "invalid choice: 'no-such-pair'" in capsys.readouterr().err
