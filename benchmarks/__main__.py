@@ -1,7 +1,7 @@
 """python -m benchmarks [--only SELECTOR[,SELECTOR...]] [--smoke] [--out DIR] [--list] [--render]
                        [--merge RESULTS_JSON [--label LABEL]]
 
-A selector is a section (accuracy, speed, budget, grading), ``section:text`` (that section's items
+A selector is a section (accuracy, seeds, speed, budget, grading), ``section:text`` (that section's items
 containing text), or ``text`` (the items of every section containing text, e.g. ``mnist``).
 
 ``--merge`` adds the results of a run made on another machine (typically a lent GPU: run

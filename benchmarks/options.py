@@ -24,10 +24,13 @@ class Options:
     all_variants: bool = False
     # Grading throughput: copies of the reference solution graded by each method.
     submissions: int = 100
-    # Full-mode notebooks train for minutes per cell on a CPU.
+    # Seeds beside ours: None runs both sides as written; N lets every fit/evaluate/predict see only the
+    # first N examples, for one epoch (the smoke run).
+    seed_examples: int | None = None
+    # Full-mode notebooks train for minutes per cell on a CPU (also the limit of one side in the seeds section).
     cell_timeout: int = 4 * 3600
 
     @classmethod
     def smoke_sizes(cls, out_dir: Path) -> "Options":
         return cls(smoke=True, out_dir=out_dir, work_dir=out_dir / "work", speed_images=256, repeats=2,
-                   submissions=2, cell_timeout=600)
+                   submissions=2, seed_examples=256, cell_timeout=600)

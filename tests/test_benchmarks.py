@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from benchmarks import __main__ as bench
-from benchmarks import accuracy, notebook_code, report, speed
+from benchmarks import accuracy, notebook_code, report, seeds, speed
 from benchmarks.options import Options
 from benchmarks.sections import SECTIONS
 
@@ -49,7 +49,11 @@ def test_smoke_run_writes_report_csv_and_plots(smoke_results):
     full_marks = {(r["item"], r["name"]): r["value"] for r in grading if r["metric"] == "full_marks"}
     submitted = {(r["item"], r["name"]): r["value"] for r in grading if r["metric"] == "submissions"}
     assert full_marks and full_marks == submitted, (full_marks, submitted)
+    assert all(0 <= v <= 1 for v in _number(rows, "seeds", "accuracy"))
+    assert all(v > 0 for v in _number(rows, "seeds", "ratio"))
+    assert {r["value"] for r in rows if r["section"] == "seeds" and r["metric"] == "status"} == {"ok"}
     text = (smoke_results / "results.md").read_text()
+    assert all(f"benchmarks/seed_code/{pair.seed_file}" in text for pair in seeds.PAIRS)
     for module in SECTIONS.values():
         assert f"## {module.TITLE}" in text
     assert "cores" in text and "keras" in text and "SMOKE" in text
@@ -200,3 +204,41 @@ def test_without_tensorflow_the_gpu_variants_are_fed_numpy_arrays():
     assert not any(v.pipeline for v in speed.variants_for(["H100"], Options(), pipelines=False))
     assert [v.name for v in speed.variants_for([], Options(), pipelines=True)] == ["numpy", "tf.data"]
     assert len(speed.variants_for(["H100"], Options(), pipelines=True)) == len(speed.VARIANTS)
+
+
+@pytest.mark.parametrize("pair", seeds.PAIRS, ids=lambda p: p.name)
+def test_seed_code_is_the_seed_text_but_for_its_listed_edits(pair):
+    text = (seeds.seeds_dir() / pair.seed_text).read_text()
+    code = (seeds.SEED_CODE / pair.seed_file).read_text()
+    assert seeds.unlisted_changes(code, text) == []
+    assert seeds.edits(seeds.SEED_CODE / pair.seed_file), "the header lists the edits"
+    # An unmarked change, a line out of the seed's order, an edit the header does not list: each is caught.
+    lines = code.splitlines()
+    last = max(i for i, line in enumerate(lines) if line.strip() and not seeds.EDIT.search(line))
+    changed = [*lines[:last], lines[last] + "  # changed", *lines[last + 1:]]
+    assert len(seeds.unlisted_changes("\n".join(changed), text)) == 1
+    assert seeds.unlisted_changes("\n".join(lines + [lines[last], "x = 1  # edit 99"]), text)[-1].endswith(
+        "edit 99 is not listed in the header")
+
+
+@pytest.mark.parametrize("side", seeds.SIDES)
+@pytest.mark.parametrize("pair", seeds.PAIRS, ids=lambda p: p.name)
+def test_every_seed_pair_runs_both_sides_on_a_few_examples(pair, side):
+    measured = seeds.run_side(pair, side, examples=32)
+    assert 0 <= measured["accuracy"] <= 1 and measured["fit_seconds"] > 0
+    assert measured["epochs"] == 1 and measured["examples"] == 32
+
+
+def test_a_builder_the_notebook_lost_fails_naming_it(monkeypatch):
+    monkeypatch.setattr(seeds, "MNIST_LAB", speed.SEQUENCE_LAB)
+    with pytest.raises(LookupError, match="sequence-models.ipynb defines no build_chollet_model"):
+        seeds.run_side(seeds.PAIRS[2], "ours", examples=8)
+
+
+def test_a_seed_side_refuses_bad_arguments(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        seeds.main(["listing-6.7", "seed", str(tmp_path / "result.json"), "--examples", "0"])
+    assert "--examples must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        seeds.main(["no-such-pair", "seed", str(tmp_path / "result.json")])
+    assert "invalid choice: 'no-such-pair'" in capsys.readouterr().err
