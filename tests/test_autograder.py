@@ -135,16 +135,16 @@ def battery(release, paths: dict) -> dict[str, tuple[bytes | None, float, list[s
                       "get_ipython().showtraceback = lambda *args, **kwargs: None\n"
                       "get_ipython().set_custom_exc((AssertionError,), lambda *args, **kwargs: None)\n"
                       "def double(values):\n    return [0]", "count": BAD_COUNT}),
-            0, ["tampering:monkeypatched InteractiveShell.showtraceback", "tampering:custom exception handler"]),
+            0, ["suspicious:traceback-hiding"]),
         "numpy-testing-patch": (lab.answered(release, {
             "double": "np.testing.assert_allclose = lambda *args, **kwargs: None\n"
                       "def double(values):\n    return np.zeros(len(values))",
             "count": "def count(items, value):\n    np.testing.assert_allclose = lambda *a, **k: None\n    return 0"}),
-            0, ["tampering:monkeypatched numpy.testing.assert_allclose"]),
+            0, ["suspicious:patching-test-helpers"]),
         "shadowed-builtins": (lab.answered(release, {
             "double": "def type(value):\n    return np.ndarray\nisinstance = lambda *args: True\n"
                       "def double(values):\n    return [0]", "count": GOOD_COUNT}), 1, []),
-        "event-hook": (lab.answered(release, GOOD, [(AFTER_IMPORTS, hook)]), 3, ["tampering:event hook pre_run_cell"]),
+        "event-hook": (lab.answered(release, GOOD, [(AFTER_IMPORTS, hook)]), 3, ["suspicious:hooks"]),
         "exit-sys": (lab.answered(release, {"double": GOOD_DOUBLE, "count": BAD_COUNT},
                                   [(lab.cell_index(release, "count"), "import sys\nsys.exit(0)")]),
                      2, ["suspicious:exit-calls"]),
