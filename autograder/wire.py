@@ -129,8 +129,9 @@ def decode(folder, proxy=None, keras_model=None):
         return full
 
     def load_array(name):
+        full = data_file(name)
         try:
-            array = np.load(data_file(name), allow_pickle=False)
+            array = np.load(full, allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
             raise WireError(f"garbled array file ({type(exc).__name__})") from None
         if not isinstance(array, np.ndarray) or array.dtype.hasobject:

@@ -2,15 +2,16 @@
 
 The batch runs one worker per submission (``workers`` at a time), so a crash, a runaway output or a
 leak stays inside one process. The worker is trusted code: it reads the master (hidden tests
-included), assembles the notebook, starts a sandboxed kernel (:mod:`autograder.sandbox`), sends
-the cells one by one with the guard around every test cell (:mod:`autograder.guard`), grades each
-test from the kernel's execute reply, writes the executed notebook for the instructor, the HTML
-feedback for the student and ``result.json``. It never writes to the gradebook: the batch does,
-from one process.
+included), assembles the notebook, runs the student's cells (answers and the lab's own cells, in
+order) in a sandboxed kernel (:mod:`autograder.sandbox`) and every test cell in its own trusted
+grading kernel (:mod:`autograder.trusted`), with the answers each test reads fetched from the
+student's kernel as data or call proxies (:mod:`autograder.boundary`). It writes the executed
+notebook for the instructor, the HTML feedback for the student and ``result.json``. It never writes
+to the gradebook: the batch does, from one process.
 
-A test earns its points only when it ran, its reply said ``ok``, it produced no error output and the
-guard found nothing tampered with while it ran; like nbgrader, a numeric result of the test cell
-gives partial credit.
+No verdict comes from the student's process: a test earns its points when its code, run on the
+trusted side, reaches its end; like nbgrader, a numeric last expression gives partial credit
+(:mod:`course.testcells`).
 """
 
 from __future__ import annotations

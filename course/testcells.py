@@ -10,6 +10,7 @@ Standard library only: this module ships to Colab with :mod:`course.selfcheck`.
 from __future__ import annotations
 
 import ast
+import numbers
 import traceback
 
 
@@ -72,7 +73,7 @@ def score(maximum: float, error: str, value=None) -> tuple[float, str, str]:
     """``(points, status, message)`` of a test that ran: ``status`` is ``passed`` or ``failed``."""
     if error:
         return 0.0, "failed", error
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
         partial = max(0.0, min(maximum, float(value)))
         return partial, "passed" if partial >= maximum else "failed", "partial credit"
     return maximum, "passed", ""

@@ -105,6 +105,22 @@ def battery(release, paths: dict) -> dict[str, tuple[bytes | None, float, list[s
     leaker = GOOD_DOUBLE.replace("    return", "    import inspect\n    global LEAK\n"
                                  "    LEAK = ''.join(inspect.stack()[1].code_context or [])\n    return")
     hook = "get_ipython().events.register('pre_run_cell', lambda info: print('SAW', info.raw_cell))\n"
+    forge = (  # an ok execute reply and an idle status for the request that is running, sent from inside it
+        "def forge():\n"
+        "    kernel = get_ipython().kernel\n"
+        "    parent = kernel.get_parent('shell')\n"
+        "    kernel.session.send(kernel.shell_stream, 'execute_reply', {'status': 'ok', 'execution_count': 1,\n"
+        "                        'user_expressions': {}, 'payload': []}, parent, ident=kernel._parent_ident['shell'])\n"
+        "    kernel._publish_status('idle', 'shell', parent)\n"
+        "    kernel.shell_stream.flush()\n")
+    transformer = ("class Rewrite:\n    def __call__(self, lines):\n        return ['pass\\n']\n\n"
+                   "get_ipython().input_transformers_post.append(Rewrite())")
+    dispatchers = ("import numpy.testing\n"
+                   "for name in ('allclose', 'array_equal', 'isclose', 'all'):\n"
+                   "    setattr(np, name, lambda *args, **kwargs: True)\n"
+                   "for name in ('assert_allclose', 'assert_array_equal', 'assert_equal'):\n"
+                   "    setattr(numpy.testing, name, lambda *args, **kwargs: None)\n"
+)
     return {
         "reference": (nbformat.writes(solution).encode(), 3, []),
         "untouched": (nbformat.writes(release).encode(), 0, []),
@@ -161,6 +177,13 @@ def battery(release, paths: dict) -> dict[str, tuple[bytes | None, float, list[s
         "wrong-lab": ((pipeline.LABS / "mnist-cnn" / "mnist-cnn.ipynb").read_bytes(), 0, ["wrong-lab"]),
         "old-nbformat": (lab.as_nbformat3(lab._with_answers(release, GOOD)), 3, ["old-nbformat-v3-converted"]),
         "missing": (None, 0, ["missing-notebook"]),
+        "forged-reply": (lab.answered(release, {
+            "double": forge + "def double(values):\n    forge()\n    raise ValueError('no answer')",
+            "count": forge + "def count(items, value):\n    forge()\n    raise ValueError('no answer')"}), 0, []),
+        "transformer-object": (lab.answered(release, {}, [(AFTER_IMPORTS, transformer)]), 0, ["suspicious:hooks"]),
+        "numpy-dispatchers": (lab.answered(release, {
+            "double": "def double(values):\n    return np.zeros(len(values))", "count": BAD_COUNT},
+            [(AFTER_IMPORTS, dispatchers)]), 0, ["suspicious:patching-test-helpers"]),
         "leaker": (lab.answered(release, {"double": leaker, "count": GOOD_COUNT}, [(len(release.cells), "print(LEAK)")]),
                    3, []),
     }
@@ -250,7 +273,7 @@ def test_feedback_shows_results_but_never_hidden_tests(graded):
         assert not [s for s in secrets if s in visible], page
         assert "Score:" in visible and "test_double" in visible
     leaker = html.unescape((graded["grading"] / "feedback" / "leaker" / lab.LAB / f"{lab.LAB}.html").read_text())
-    assert feedback.REDACTED in leaker, "the leaked hidden line was printed and must show as removed"
+    assert not [s for s in secrets if s in executed_text(graded, "leaker")], "tests never run in the student's process"
     assert "PASSED: 2 / 2 points" in leaker
 
 
