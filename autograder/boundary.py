@@ -10,8 +10,9 @@ verdict is ever read from the kernel.
 
 * :meth:`Boundary.fetch` ``name``: the student's global as a value (:class:`StudentNameError` when
   the student's notebook never defined it, :class:`wire.Unsupported` for a type that cannot cross).
-* A callable arrives as a :class:`CallProxy`: calling it sends the arguments into the student's
-  kernel (:func:`wire.encode`), runs the function there under the cell timeout, and brings back the
+* A function or other object arrives as a :class:`Proxy`: calling it (or reading an attribute,
+  ``len``, indexing, ``numpy.asarray``) sends the arguments into the student's kernel
+  (:func:`wire.encode`), runs the operation there under the cell timeout, and brings back the
   result the same way. Warnings the function issued are replayed here with their category and
   message; an exception is raised here with its type (a built-in exception type, otherwise
   :class:`StudentException`) and message; arguments the function mutated are copied back into the
@@ -167,12 +168,12 @@ class Boundary:
             shutil.rmtree(exchange, ignore_errors=True)
 
     def _register(self, value) -> int:
-        if isinstance(value, CallProxy):
-            return value._ref
+        if isinstance(value, Proxy):
+            return object.__getattribute__(value, "_ref")
         raise wire.Unsupported(f"a {type(value).__name__} cannot be passed to a student's function")
 
-    def _proxy(self, ref: int, kind: str) -> "CallProxy":
-        return CallProxy(self, ref, kind)
+    def _proxy(self, ref: int, kind: str) -> "Proxy":
+        return Proxy(self, ref, kind)
 
     def fetch(self, name: str):
         try:
@@ -186,21 +187,25 @@ class Boundary:
         if reply["found"] is not True:
             raise StudentNameError(f"name '{name}' is not defined")
         value = reply["value"]
-        if isinstance(value, CallProxy):
-            value._name = name
+        if isinstance(value, Proxy):
+            object.__setattr__(value, "_name", name)
         return value
 
-    def call(self, proxy: "CallProxy", args: tuple, kwargs: dict):
+    def apply(self, proxy: "Proxy", operation: str, args: tuple = (), kwargs: dict | None = None):
+        """Run ``operation`` (``call``, ``getattr``, ``asarray``, ...) on the student's object; bring the result back."""
+        kwargs = kwargs or {}
         self.calls += 1
+        label = object.__getattribute__(proxy, "_name")
         try:
-            reply = self._request({"op": "call", "ref": proxy._ref, "args": [list(args), dict(kwargs)]})
+            reply = self._request({"op": operation, "ref": object.__getattribute__(proxy, "_ref"),
+                                   "args": [list(args), dict(kwargs)]})
         except wire.Unsupported as exc:
-            raise TypeError(f"{proxy._name}(...): {exc}") from None
+            raise TypeError(f"{label}: {exc}") from None
         except wire.WireError as exc:
-            raise wire.WireError(f"{proxy._name}(...): the result could not be read back ({exc})") from None
+            raise wire.WireError(f"{label}: the result could not be read back ({exc})") from None
         if not (isinstance(reply, dict) and set(reply) == {"result", "error", "args", "warnings"}
                 and isinstance(reply["warnings"], list) and isinstance(reply["args"], list) and len(reply["args"]) == 2):
-            raise wire.WireError(f"{proxy._name}(...): malformed reply")
+            raise wire.WireError(f"{label}: malformed reply")
         for original, changed in zip(list(args) + list(kwargs.values()),
                                      list(reply["args"][0]) + list(dict(reply["args"][1]).values())):
             _copy_back(original, changed)
@@ -212,11 +217,11 @@ class Boundary:
         error = reply["error"]
         if error is not None:
             if not (isinstance(error, list) and len(error) == 2 and all(isinstance(s, str) for s in error)):
-                raise wire.WireError(f"{proxy._name}(...): malformed error")
+                raise wire.WireError(f"{label}: malformed error")
             kind = getattr(builtins, error[0], None)
             if error[0] == "KeyboardInterrupt":
-                raise BoundaryError(f"{proxy._name}(...) ran longer than {self.timeout:g} s")
-            if isinstance(kind, type) and issubclass(kind, Exception) and kind not in (StopIteration,):
+                raise BoundaryError(f"{label} ran longer than {self.timeout:g} s")
+            if isinstance(kind, type) and issubclass(kind, Exception) and kind is not StopIteration:
                 try:
                     exc = kind(error[1])
                 except Exception:  # noqa: BLE001 (exception types with other signatures)
@@ -224,19 +229,61 @@ class Boundary:
             else:
                 exc = StudentException(f"{error[0]}: {error[1]}")
             raise exc
-        return reply["result"]
+        result = reply["result"]
+        if isinstance(result, Proxy) and operation == "getattr":
+            object.__setattr__(result, "_name", f"{label}.{args[0]}")
+        return result
 
 
-class CallProxy:
-    """A student's function (or other callable) on the trusted side: calling it runs it in the student's kernel."""
+class Proxy:
+    """A student's object on the trusted side: calling it, reading its attributes, ``len``, indexing,
+    iterating or ``numpy.asarray`` run in the student's kernel on copies; identity and ``==`` stay local."""
 
     __slots__ = ("_boundary", "_ref", "_kind", "_name")
 
     def __init__(self, boundary: Boundary, ref: int, kind: str):
-        self._boundary, self._ref, self._kind, self._name = boundary, ref, kind, "a student's function"
+        for key, value in (("_boundary", boundary), ("_ref", ref), ("_kind", kind), ("_name", f"a student's {kind}")):
+            object.__setattr__(self, key, value)
+
+    def _apply(self, operation, *args, **kwargs):
+        return object.__getattribute__(self, "_boundary").apply(self, operation, args, kwargs)
 
     def __call__(self, *args, **kwargs):
-        return self._boundary.call(self, args, kwargs)
+        return self._apply("call", *args, **kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._apply("getattr", name)
+
+    def __array__(self, dtype=None, copy=None):
+        import numpy as np
+
+        return np.asarray(self._apply("asarray"), dtype=dtype)
+
+    def __len__(self):
+        return self._apply("len")
+
+    def __iter__(self):
+        return iter(self._apply("list"))
+
+    def __getitem__(self, key):
+        return self._apply("getitem", key)
+
+    def __float__(self):
+        return self._apply("float")
+
+    def __int__(self):
+        return self._apply("int")
+
+    def __bool__(self):
+        return self._apply("bool")
+
+    def __str__(self):
+        return self._apply("str")
 
     def __repr__(self):
-        return f"<student {self._kind} {self._name}>"
+        return f"<student {object.__getattribute__(self, '_kind')} {object.__getattribute__(self, '_name')}>"
+
+
+CallProxy = Proxy  # a function is a proxy that is called

@@ -8,8 +8,9 @@ and weights (``.npz``). Nothing is pickled and no code crosses. What may cross:
   as the plain type: an ``__eq__`` that always agrees does not travel);
 * NumPy arrays and scalars of non-object dtypes (subclasses arrive as plain ``ndarray``);
 * Keras models, as config plus weights (checked against an allow-list before they are rebuilt);
-* callables, as a reference the other side turns into a call proxy;
-* anything else arrives as an ``unsupported`` node naming its type.
+* other objects (functions, scikit-learn estimators, tensors, ...), as a reference the other side turns
+  into a proxy (calls, attributes, ``len``, items, ``numpy.asarray`` run on the student's side);
+* classes, modules and arrays of dtype object arrive as ``unsupported`` nodes naming their type.
 
 Reading is strict (:func:`decode`): sizes capped, nesting bounded, every node checked; a file that
 is garbled, forged or too big raises :class:`WireError`. This module's source is also executed in
@@ -31,7 +32,7 @@ MAX_DEPTH = 32  # nesting of containers
 MAX_NODES = 1_000_000  # nodes in one value
 MAX_INT_DIGITS = 4300
 ACCEPTED = ("None, bool, int, float, complex, str, bytes, list/tuple/dict/set of these, NumPy arrays and scalars "
-            "(not of dtype object), Keras models, functions")
+            "(not of dtype object), Keras models, functions and other objects (as proxies), not classes or modules")
 _FILE = re.compile(r"^[akw]\d{1,7}\.(npy|json|npz)$")
 
 
@@ -44,8 +45,8 @@ class Unsupported(TypeError):
 
 
 def encode(value, folder, register=None) -> None:
-    """Write ``value`` into ``folder``; ``register(obj) -> int`` turns callables into references
-    (without it a callable is unsupported)."""
+    """Write ``value`` into ``folder``; ``register(obj) -> int`` turns other objects into references
+    (without it they are unsupported)."""
     state = {"files": 0, "nodes": 0}
 
     def new_file(prefix: str, suffix: str) -> str:
@@ -90,7 +91,7 @@ def encode(value, folder, register=None) -> None:
                 json.dump(keras.saving.serialize_keras_object(v), handle)
             np.savez(os.path.join(folder, weights), *[np.asarray(w) for w in v.get_weights()])
             return ["keras", config, weights]
-        if callable(v) and register is not None:
+        if register is not None and not isinstance(v, (type, type(sys))):
             return ["proxy", int(register(v)), type(v).__name__]
         return ["unsupported", f"{type(v).__module__}.{type(v).__qualname__}"]
 
@@ -212,9 +213,10 @@ def decode(folder, proxy=None, keras_model=None):
 
 
 def serve(request_path: str) -> None:
-    """The student's side of one request (run in the student's kernel): ``get`` a global, or
-    ``call`` a registered callable with arguments read from a folder, recording its warnings and
-    exception and copying the arguments back afterwards (so input mutation is visible)."""
+    """The student's side of one request (run in the student's kernel): ``get`` a global, or apply an
+    operation (``call``, ``getattr``, ``asarray``, ``len``, ...) to a registered object with arguments
+    read from a folder, recording its warnings and exception and copying the arguments back afterwards
+    (so input mutation is visible)."""
     import warnings
 
     with open(request_path) as handle:
@@ -236,8 +238,20 @@ def serve(request_path: str) -> None:
         name = request["name"]
         reply = {"found": name in namespace, "value": namespace.get(name)}
     else:
-        function = refs[request["ref"]]
+        target = refs[request["ref"]]
         args, kwargs = decode(request["args"], proxy=lambda ref, kind: refs[ref])
+        operation = request["op"]
+        if operation == "call":
+            function = target
+        elif operation == "asarray":
+            import numpy
+
+            function = lambda: numpy.asarray(target)  # noqa: E731
+        else:
+            function = {"getattr": lambda name: getattr(target, name), "len": lambda: len(target),
+                        "list": lambda: list(target), "getitem": lambda key: target[key],
+                        "float": lambda: float(target), "int": lambda: int(target), "bool": lambda: bool(target),
+                        "str": lambda: str(target)}[operation]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
