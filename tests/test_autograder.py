@@ -26,6 +26,15 @@ LIMITS = sandbox.Limits(cell_timeout=8, notebook_timeout=60, memory=1 << 30, cel
 GOOD_DOUBLE = "def double(values):\n    return np.asarray(values, dtype=float) * 2"
 GOOD_COUNT = "def count(items, value):\n    return sum(1 for item in items if item == value)"
 BAD_COUNT = "def count(items, value):\n    return 0"
+MUTANTS = {  # answers of double that the grader and selfcheck must judge alike
+    "stub": "def double(values):\n    # YOUR CODE HERE\n    raise NotImplementedError()",
+    "wrong-value": "def double(values):\n    return np.asarray(values, dtype=float) * 3",
+    "not-an-array": "def double(values):\n    return list(np.asarray(values, dtype=float) * 2)",
+    "mutates-input": "def double(values):\n    values = np.asarray(values, dtype=float)\n    values *= 2\n    return values",
+    "raises": "def double(values):\n    raise ValueError('no answer')",
+    "warns": "import warnings\n\ndef double(values):\n    warnings.warn('careful')\n"
+             "    return np.asarray(values, dtype=float) * 2",
+}
 GOOD = {"double": GOOD_DOUBLE, "count": GOOD_COUNT}
 AFTER_IMPORTS = 3  # index of the first answer cell in the release: extra cells go before it
 
@@ -183,7 +192,9 @@ def battery(release, paths: dict) -> dict[str, tuple[bytes | None, float, list[s
         "transformer-object": (lab.answered(release, {}, [(AFTER_IMPORTS, transformer)]), 0, ["suspicious:hooks"]),
         "numpy-dispatchers": (lab.answered(release, {
             "double": "def double(values):\n    return np.zeros(len(values))", "count": BAD_COUNT},
-            [(AFTER_IMPORTS, dispatchers)]), 0, ["suspicious:patching-test-helpers"]),
+            [(AFTER_IMPORTS, dispatchers)]), 0, []),
+        **{f"mutant-{name}": (lab.answered(release, {"double": source, "count": GOOD_COUNT}), 1, [])
+           for name, source in MUTANTS.items()},
         "leaker": (lab.answered(release, {"double": leaker, "count": GOOD_COUNT}, [(len(release.cells), "print(LEAK)")]),
                    3, []),
     }
@@ -238,6 +249,24 @@ def test_every_case_gets_its_expected_score_and_flags(graded):
     assert not results["reference"].flags and not results["untouched"].flags, "clean notebooks get no flags"
     stubborn = results["stubborn-loop"].flags
     assert any(f.startswith(("kernel-unresponsive-killed", "notebook-timeout")) for f in stubborn), stubborn
+
+
+def test_grader_and_selfcheck_judge_every_test_alike(graded, tmp_path):
+    """Differential: the reference and mutants of an answer, hidden tests included, get the same
+    per-test verdicts from the batch grader (tests in the trusted kernel) and from selfcheck (tests in
+    the student's own kernel)."""
+    from course import selfcheck
+
+    results = {r.student: r for r in graded["batch"].results}
+    solution = lab.solution_notebook()
+    for student, source in [("reference", None), *[(f"mutant-{n}", s) for n, s in MUTANTS.items()]]:
+        path = tmp_path / f"{student}.ipynb"
+        path.write_bytes(lab.answered(solution, {"double": source} if source else {}))
+        outcomes, problem = selfcheck.run_file(path, timeout=30)
+        assert not problem, (student, problem)
+        own = {o.grade_id: o.passed for o in outcomes}
+        grader = {t.grade_id: t.status == "passed" for t in results[student].tests}
+        assert own == grader, (student, own, grader, [o.error for o in outcomes], [t.message for t in results[student].tests])
 
 
 def test_gradebook_holds_every_score_and_no_submission_changed_another(graded):
