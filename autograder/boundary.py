@@ -104,6 +104,7 @@ def rebuild_keras(config_path: str, weights_path: str):
         raise wire.WireError("garbled Keras config") from None
     if not isinstance(config, dict) or config.get("class_name") not in ("Sequential", "Functional"):
         raise wire.Unsupported("only Sequential and functional Keras models are accepted")
+    config.pop("compile_config", None)  # optimizer and loss: not needed to evaluate the model, never rebuilt
     check_keras_config(config)
     with keras.saving.custom_object_scope({}):
         model = keras.saving.deserialize_keras_object(config, safe_mode=True)

@@ -185,8 +185,9 @@ def decode(folder, proxy=None, keras_model=None):
             result = {}
             for pair in args[0]:
                 expect(isinstance(pair, list) and len(pair) == 2)
+                key, item = value(pair[0], depth + 1), value(pair[1], depth + 1)
                 try:
-                    result[value(pair[0], depth + 1)] = value(pair[1], depth + 1)
+                    result[key] = item
                 except TypeError:
                     raise WireError("unhashable dict key") from None
             return result

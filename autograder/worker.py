@@ -281,57 +281,101 @@ async def _execute(nb, master, job: Job, limits: sandbox.Limits, flags: list[str
     return outcomes
 
 
-def grade(job: Job) -> Result:
-    start = time.perf_counter()
-    limits = sandbox.Limits(**job.limits)
-    master = nbformat.read(job.master, as_version=4)
-    tests = [c for c in master.cells if integrity.is_test(c)]
-    result = Result(job.lab, job.student, max_score=sum(integrity.points(c) for c in tests),
-                    flags=list(job.intake_flags), sandbox=sandbox.sandbox_mode(),
-                    master_sha256=sha256(Path(job.master).read_bytes()))
+@dataclass
+class Grading:
+    """What the steps of one grading share."""
+
+    job: Job
+    limits: sandbox.Limits
+    master: nbformat.NotebookNode
+    result: Result
+    submission: integrity.Submission | None = None
+    nb: nbformat.NotebookNode | None = None  # the assembled notebook, None when there is nothing to grade
+    outcomes: dict = field(default_factory=dict)  # test cell index -> (points, status, message, output)
+
+
+def read(g: Grading) -> None:
+    """The submitted bytes, as a notebook or the reason why there is none."""
+    job = g.job
     data = Path(job.submission).read_bytes() if job.submission and Path(job.submission).is_file() else None
-    result.submission_sha256 = sha256(data) if data is not None else ""
-    submission = integrity.read_submission(data if job.submission else None)
-    result.flags += submission.flags
-    nb = None
-    if submission.notebook is not None:
-        nb, flags = integrity.assemble(master, submission.notebook)
-        result.flags += flags
-        if nb is not None:
-            result.flags += integrity.scan(nb, master)
-    outcomes: dict = {}
-    if nb is not None:
-        work = Path(tempfile.mkdtemp(prefix="g-", dir=job.work_root))
-        for folder in ("scratch", "ipc", "trusted"):
-            (work / folder).mkdir(mode=0o700)
-        if job.lab_files and Path(job.lab_files).is_dir():
-            for item in Path(job.lab_files).iterdir():
-                if item.suffix != ".ipynb" and item.is_file():
-                    for folder in ("scratch", "trusted"):  # the trusted side never reads the student's copies
-                        shutil.copy(item, work / folder / item.name)
-        try:
-            outcomes = asyncio.run(_execute(nb, master, job, limits, result.flags, work))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    executed = nb if nb is not None else master
+    g.result.submission_sha256 = sha256(data) if data is not None else ""
+    g.submission = integrity.read_submission(data if job.submission else None)
+    g.result.flags += g.submission.flags
+
+
+def assemble(g: Grading) -> None:
+    """Locked cells from the master, answers from the student (:func:`integrity.assemble`)."""
+    if g.submission.notebook is not None:
+        g.nb, flags = integrity.assemble(g.master, g.submission.notebook)
+        g.result.flags += flags
+
+
+def scan(g: Grading) -> None:
+    """Suspicious code, flagged for the instructor (it changes no verdict)."""
+    if g.nb is not None:
+        g.result.flags += integrity.scan(g.nb, g.master)
+
+
+def run(g: Grading) -> None:
+    """Run the student's cells in the sandboxed kernel and, in between, each test in the trusted kernel."""
+    if g.nb is None:
+        return
+    job = g.job
+    work = Path(tempfile.mkdtemp(prefix="g-", dir=job.work_root))
+    for folder in ("scratch", "ipc", "trusted"):
+        (work / folder).mkdir(mode=0o700)
+    if job.lab_files and Path(job.lab_files).is_dir():
+        for item in Path(job.lab_files).iterdir():
+            if item.suffix != ".ipynb" and item.is_file():
+                for folder in ("scratch", "trusted"):  # the trusted side never reads the student's copies
+                    shutil.copy(item, work / folder / item.name)
+    try:
+        g.outcomes = asyncio.run(_execute(g.nb, g.master, job, g.limits, g.result.flags, work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def score(g: Grading) -> None:
+    """One TestResult per test of the master, in its order."""
+    executed = g.nb if g.nb is not None else g.master
     by_id = {integrity.grade_id(c): (i, c) for i, c in enumerate(executed.cells) if integrity.is_test(c)}
-    for cell in tests:
+    for cell in [c for c in g.master.cells if integrity.is_test(c)]:
         cid = integrity.grade_id(cell)
         index, ran = by_id.get(cid, (None, cell))
-        if nb is None:
-            earned, status, message = 0.0, "not-run", "no gradable notebook: " + ", ".join(result.flags)
+        if g.nb is None:
+            earned, status, message = 0.0, "not-run", "no gradable notebook: " + ", ".join(g.result.flags)
         else:
-            earned, status, message = _test_outcome(ran, outcomes.get(index))
-        result.tests.append(TestResult(cid, earned, integrity.points(cell), status, message[:500]))
-    result.score = sum(t.points for t in result.tests)
+            earned, status, message = _test_outcome(ran, g.outcomes.get(index))
+        g.result.tests.append(TestResult(cid, earned, integrity.points(cell), status, message[:500]))
+    g.result.score = sum(t.points for t in g.result.tests)
+
+
+def write(g: Grading) -> None:
+    """The executed notebook (instructor), the HTML feedback (student) and result.json."""
+    job, executed = g.job, g.nb if g.nb is not None else g.master
     Path(job.autograded).mkdir(parents=True, exist_ok=True)
     nbformat.write(executed, Path(job.autograded) / f"{job.lab}.ipynb")
-    result.seconds = round(time.perf_counter() - start, 2)
     if job.feedback:
         from autograder import feedback
 
-        result.feedback = str(feedback.write(executed, master, result, Path(job.feedback)))
-    Path(job.result).write_text(result.to_json())
+        g.result.feedback = str(feedback.write(executed, g.master, g.result, Path(job.feedback)))
+    Path(job.result).write_text(g.result.to_json())
+
+
+STEPS = (read, assemble, scan, run, score, write)
+
+
+def grade(job: Job) -> Result:
+    start = time.perf_counter()
+    master = nbformat.read(job.master, as_version=4)
+    result = Result(job.lab, job.student, max_score=sum(integrity.points(c) for c in master.cells if integrity.is_test(c)),
+                    flags=list(job.intake_flags), sandbox=sandbox.sandbox_mode(),
+                    master_sha256=sha256(Path(job.master).read_bytes()))
+    g = Grading(job, sandbox.Limits(**job.limits), master, result)
+    for step in STEPS:
+        if step is write:
+            result.seconds = round(time.perf_counter() - start, 2)
+        step(g)
     return result
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import feedback, integrity, pipeline, sandbox
+from autograder import integrity, pipeline, sandbox
 from autograder.submissions import Incoming, collect
 from autograder.worker import Result, TestResult
 from tests import grading_lab as lab
