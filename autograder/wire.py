@@ -7,6 +7,7 @@ and weights (``.npz``). Nothing is pickled and no code crosses. What may cross:
 * ``None``, bools, numbers, strings, bytes and lists, tuples, dicts, sets of them (subclasses arrive
   as the plain type: an ``__eq__`` that always agrees does not travel);
 * NumPy arrays and scalars of non-object dtypes (subclasses arrive as plain ``ndarray``);
+* pandas Series and DataFrames (index, columns and object columns as lists of the values above);
 * Keras models, as config plus weights (checked against an allow-list before they are rebuilt);
 * other objects (functions, scikit-learn estimators, tensors, ...), as a reference the other side turns
   into a proxy (calls, attributes, ``len``, items, ``numpy.asarray`` run on the student's side);
@@ -32,7 +33,7 @@ MAX_DEPTH = 32  # nesting of containers
 MAX_NODES = 1_000_000  # nodes in one value
 MAX_INT_DIGITS = 4300
 ACCEPTED = ("None, bool, int, float, complex, str, bytes, list/tuple/dict/set of these, NumPy arrays and scalars "
-            "(not of dtype object), Keras models, functions and other objects (as proxies), not classes or modules")
+            "(not of dtype object), pandas Series and DataFrames, Keras models, functions and other objects (as proxies), not classes or modules")
 _FILE = re.compile(r"^[akw]\d{1,7}\.(npy|json|npz)$")
 
 
@@ -84,6 +85,17 @@ def encode(value, folder, register=None) -> None:
             name = new_file("a", "npy")
             np.save(os.path.join(folder, name), array, allow_pickle=False)
             return ["array" if isinstance(v, np.ndarray) else "npscalar", name]
+        pandas = sys.modules.get("pandas")
+        if pandas is not None and isinstance(v, (pandas.Series, pandas.DataFrame)):
+            def column(values):
+                values = np.asarray(values)
+                return node(values.tolist() if values.dtype.hasobject else values, depth + 1)
+
+            index = node(list(v.index), depth + 1)
+            if isinstance(v, pandas.Series):
+                return ["series", index, column(v.to_numpy()), node(v.name, depth + 1)]
+            return ["dataframe", index, node(list(v.columns), depth + 1),
+                    [column(v[c].to_numpy()) for c in v.columns]]
         keras = sys.modules.get("keras")
         if keras is not None and isinstance(v, keras.Model):
             config, weights = new_file("k", "json"), new_file("w", "npz")
@@ -199,6 +211,23 @@ def decode(folder, proxy=None, keras_model=None):
             array = load_array(args[0])
             expect(array.shape == ())
             return array[()]
+        if tag in ("series", "dataframe"):
+            import pandas
+
+            expect(len(args) == 3)
+            index = value(args[0], depth + 1)
+            expect(isinstance(index, list))
+            if tag == "series":
+                data = value(args[1], depth + 1)
+                expect(isinstance(data, (list, np.ndarray)) and len(data) == len(index))
+                return pandas.Series(data, index=index, name=value(args[2], depth + 1))
+            columns = value(args[1], depth + 1)
+            expect(isinstance(columns, list) and isinstance(args[2], list) and len(args[2]) == len(columns))
+            data = [value(c, depth + 1) for c in args[2]]
+            expect(all(isinstance(d, (list, np.ndarray)) and len(d) == len(index) for d in data))
+            frame = pandas.DataFrame({i: d for i, d in enumerate(data)}, index=index)
+            frame.columns = columns
+            return frame
         if tag == "keras" and keras_model is not None:
             expect(len(args) == 2)
             return keras_model(data_file(args[0]), data_file(args[1]))

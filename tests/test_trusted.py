@@ -133,3 +133,25 @@ def test_proxy_copies_mutated_arguments_back_and_replays_warnings_and_exceptions
     with pytest.raises(KeyError, match="missing"):
         boundary.CallProxy(b, 2, "function")()
     sys.__dict__.pop(b.key)
+
+
+def test_a_compiled_keras_model_crosses_as_config_and_weights(tmp_path):
+    import keras
+    model = keras.Sequential([keras.Input(shape=(6, 6, 1)), keras.layers.Conv2D(2, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dropout(0.5), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    wire.encode(model, tmp_path)
+    rebuilt = wire.decode(tmp_path, keras_model=boundary.rebuild_keras)
+    assert rebuilt is not model and issubclass(type(rebuilt), keras.Model)
+    x = np.random.default_rng(0).normal(size=(4, 6, 6, 1)).astype("float32")
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert [type(layer).__name__ for layer in rebuilt.layers] == ["Conv2D", "Flatten", "Dropout", "Dense"]
+
+
+def test_pandas_objects_cross_as_data(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"outlook": ["sunny", "rain"], "temp": [20.5, 11.0]}, index=["d1", "d2"])
+    back = roundtrip({"frame": frame, "series": frame["temp"]}, tmp_path)
+    pd.testing.assert_frame_equal(back["frame"], frame)
+    pd.testing.assert_series_equal(back["series"], frame["temp"])
