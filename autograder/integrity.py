@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import re
@@ -29,31 +28,9 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 
+from course.testcells import grade_id, is_answer, is_test, nbgrader_meta, points  # noqa: F401 (re-exported)
+
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.DOTALL)
-
-
-def nbgrader_meta(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta if isinstance(meta, dict) else {}
-
-
-def grade_id(cell) -> str | None:
-    value = nbgrader_meta(cell).get("grade_id")
-    return value if isinstance(value, str) and value else None
-
-
-def is_test(cell) -> bool:
-    """An autograded test cell: a graded code cell that is not an answer."""
-    meta = nbgrader_meta(cell)
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def is_answer(cell) -> bool:
-    return bool(nbgrader_meta(cell).get("solution"))
-
-
-def points(cell) -> float:
-    return float(nbgrader_meta(cell).get("points", 0) or 0)
 
 
 LAB_CELL = "lab_code_"
@@ -87,13 +64,18 @@ class LockLabCells(Preprocessor):
 
 def master(solution: Path, config=None) -> NotebookNode:
     """The solutions notebook with answers replaced by the release's stubs, the lab's own code cells
-    locked (as in the release) and outputs cleared."""
+    locked (as in the release), outputs cleared, and the grading plan (:func:`autograder.trusted.mark`)
+    in its cells' metadata."""
     from nbgrader.preprocessors import ClearOutput, ClearSolutions
 
-    nb = lock_lab_cells(nbformat.read(solution, as_version=4))
+    from autograder import trusted
+
+    solved = lock_lab_cells(nbformat.read(solution, as_version=4))
+    nb = copy.deepcopy(solved)
     resources = {"language": "python"}
     nb, resources = ClearSolutions(config=config).preprocess(nb, resources)
     nb, resources = ClearOutput(config=config).preprocess(nb, resources)
+    trusted.mark(nb, solved)  # which lab cells the trusted side runs, which answers each test reads
     return nb
 
 
@@ -110,42 +92,6 @@ def hidden_lines(nb: NotebookNode, min_length: int = 10) -> set[str]:
             hidden.update(s for line in block.splitlines() if len(s := line.strip()) >= min_length)
         public.update(line.strip() for line in HIDDEN.sub("", cell.source).splitlines())
     return hidden - public
-
-
-def test_imports(nb: NotebookNode) -> list[str]:
-    """Modules the test cells use, as imports or through attributes (``np.testing.assert_allclose``
-    gives ``numpy``, ``numpy.testing``): the guard snapshots and protects these."""
-    names: set[str] = set()
-    for cell in nb.cells:
-        if not is_test(cell):
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        aliases: dict[str, str] = {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    names.add(alias.name)
-                    aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names.add(node.module)
-                for alias in node.names:
-                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-        for node in ast.walk(tree):
-            chain = []
-            while isinstance(node, ast.Attribute):
-                chain.insert(0, node.attr)
-                node = node.value
-            if isinstance(node, ast.Name) and node.id in aliases and chain:
-                dotted = aliases[node.id].split(".") + chain[:-1]
-                names.add(".".join(dotted))
-    expanded = set()
-    for name in names:
-        parts = name.split(".")
-        expanded.update(".".join(parts[: i + 1]) for i in range(len(parts)))
-    return sorted(expanded)
 
 
 @dataclass

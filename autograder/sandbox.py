@@ -384,6 +384,32 @@ def limit_flags(outputs, limits: Limits) -> list[str]:
     return found
 
 
+def sandbox_root(launcher_pid: int) -> str | None:
+    """The sandbox's root folder seen from the host, ``/proc/<pid>/root`` of bwrap's child (the launcher
+    exec'd bwrap, whose child is the sandbox, in its mount namespace); None when it cannot be reached."""
+    try:
+        children = Path(f"/proc/{launcher_pid}/task/{launcher_pid}/children").read_text().split()
+    except OSError:
+        return None
+    for child in children:
+        try:
+            os.statvfs(f"/proc/{child}/root/tmp")
+            return f"/proc/{child}/root"
+        except OSError:
+            continue
+    return None
+
+
+def exchange_folder(launcher_pid: int, scratch: Path) -> tuple[Path, Path]:
+    """Where the trusted side and the kernel exchange values (:mod:`autograder.boundary`), as (host path,
+    kernel path): inside the sandbox's size-limited tmpfs with bwrap (so it counts against the disk quota
+    and never touches the host's disk), else the scratch folder."""
+    root = sandbox_root(launcher_pid) if bwrap_problem() is None else None
+    if root is None:
+        return scratch / ".boundary", scratch / ".boundary"
+    return Path(f"{root}{WORK}/.boundary"), Path(f"{WORK}/.boundary")
+
+
 class DiskWatch:
     """Samples what the kernel has written while it runs and keeps the peak, so that a submission that
     fills its quota and deletes the file in one cell, or hides the error it got, is still seen at the
@@ -396,25 +422,13 @@ class DiskWatch:
         self.limits, self.interval, self.peak, self.path, self.scratch = limits, interval, 0, None, None
         if bwrap_problem() is not None:
             self.scratch = scratch
-        for child in self._children(launcher_pid) if self.scratch is None else []:
-            try:
-                os.statvfs(f"/proc/{child}/root/tmp")
-                self.path = f"/proc/{child}/root/tmp"
-                break
-            except OSError:
-                continue
+        if self.scratch is None:
+            root = sandbox_root(launcher_pid)
+            self.path = f"{root}/tmp" if root else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         if self.path or self.scratch:
             self._thread.start()
-
-    @staticmethod
-    def _children(pid: int) -> list[str]:
-        """The launcher exec'd bwrap, whose child is the sandbox (in its mount namespace)."""
-        try:
-            return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            return []
 
     def _run(self):
         while not self._stop.wait(self.interval):

@@ -2,15 +2,16 @@
 
 The batch runs one worker per submission (``workers`` at a time), so a crash, a runaway output or a
 leak stays inside one process. The worker is trusted code: it reads the master (hidden tests
-included), assembles the notebook, starts a sandboxed kernel (:mod:`autograder.sandbox`), sends
-the cells one by one with the guard around every test cell (:mod:`autograder.guard`), grades each
-test from the kernel's execute reply, writes the executed notebook for the instructor, the HTML
-feedback for the student and ``result.json``. It never writes to the gradebook: the batch does,
-from one process.
+included), assembles the notebook, runs the student's cells (answers and the lab's own cells, in
+order) in a sandboxed kernel (:mod:`autograder.sandbox`) and every test cell in its own trusted
+grading kernel (:mod:`autograder.trusted`), with the answers each test reads fetched from the
+student's kernel as data or call proxies (:mod:`autograder.boundary`). It writes the executed
+notebook for the instructor, the HTML feedback for the student and ``result.json``. It never writes
+to the gradebook: the batch does, from one process.
 
-A test earns its points only when it ran, its reply said ``ok``, it produced no error output and the
-guard found nothing tampered with while it ran; like nbgrader, a numeric result of the test cell
-gives partial credit.
+No verdict comes from the student's process: a test earns its points when its code, run on the
+trusted side, reaches its end; like nbgrader, a numeric last expression gives partial credit
+(:mod:`course.testcells`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import guard, integrity, sandbox
+from autograder import boundary, integrity, sandbox, trusted
 
 
 @dataclass
@@ -120,36 +121,25 @@ class _Client:
         return Capped(*args, **kwargs)
 
 
-def _test_outcome(cell, reply: dict | None, tampered: list[str] | None) -> tuple[float, str, str]:
-    """(points, status, message) for one test cell."""
-    maximum = integrity.points(cell)
-    if reply is None:
+def _test_outcome(cell, outcome: tuple | None) -> tuple[float, str, str]:
+    """(points, status, message) for one test cell, from the trusted grading kernel's run of it."""
+    if outcome is None:
         return 0.0, "not-run", "the test did not run (the kernel stopped before it)"
-    content = reply.get("content", {})
-    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-    if content.get("status") != "ok" or errors:
-        source = content if content.get("status") != "ok" else errors[0]
-        name, value = source.get("ename", "Error"), source.get("evalue", "")
-        return 0.0, "failed", f"{name}: {value}".strip().rstrip(":")
-    if tampered is None or tampered:
-        what = ", ".join(tampered or ["the grader's guard was disabled"])
-        return 0.0, "failed", f"the test machinery was tampered with while the test ran ({what})"
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "execute_result":
-            try:
-                partial = float(output.get("data", {}).get("text/plain", ""))
-            except ValueError:
-                break
-            return max(0.0, min(maximum, partial)), "passed" if partial >= maximum else "failed", "partial credit"
-    return maximum, "passed", ""
+    return outcome[:3]
 
 
-async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scratch: Path, ipc: Path) -> dict:
-    """Run the notebook; return {cell_index: (reply, tampered-findings)} for the test cells."""
-    from jupyter_client.kernelspec import KernelSpecManager
+def _record(cell, outcome: tuple) -> None:
+    """Show a test's output and verdict in the executed notebook (for the instructor and the feedback)."""
+    points, status, message, output = outcome
+    cell.outputs = []
+    if output:
+        cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=output[-20_000:]))
+    if status == "failed" and message != "partial credit":
+        name, _, value = message.partition(": ")
+        cell.outputs.append(nbformat.v4.new_output("error", ename=name[:200], evalue=value[:2000], traceback=[]))
 
-    token = secrets.token_hex(8)
-    key = "_course_guard_" + secrets.token_hex(8)
+
+def kernel_env(job: Job, token: str, ipc: Path, scratch: Path) -> dict:
     env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
         "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "agg", "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -162,6 +152,17 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
         for name in ("HOME", "TMPDIR", "IPYTHONDIR", "MPLCONFIGDIR", "KERAS_HOME", "JUPYTER_CONFIG_DIR",
                      "JUPYTER_DATA_DIR", "COURSE_CACHE_DIR"):
             env[name] = env[name].replace("/tmp", str(scratch / ".state"), 1)
+    return env
+
+
+async def _execute(nb, master, job: Job, limits: sandbox.Limits, flags: list[str], work: Path) -> dict:
+    """Run the student's cells in the sandboxed kernel and every test in the trusted grading kernel;
+    return {cell_index: (points, status, message, output)} for the test cells that ran."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    scratch, ipc = work / "scratch", work / "ipc"
+    token = secrets.token_hex(8)
+    env = kernel_env(job, token, ipc, scratch)
     spec_dir = sandbox.write_kernel_spec(ipc.parent / "spec")
     km = sandbox.SandboxKernelManager(
         kernel_name="sandboxed-python3", transport="ipc", connection_file=str(ipc / "kernel.json"),
@@ -180,13 +181,19 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
         shutdown_kernel="immediate", cell_output=limits.cell_output, iopub_timeout=10,
         resources={"metadata": {"path": str(scratch)}},
     )
-    modules = integrity.test_imports(nb)
+    grading = trusted.GradingKernel(work / "trusted", env={
+        k: v for k, v in env.items() if k in ("NBGRADER_EXECUTION", "MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL")
+        or k in job.env})
+    lab_cells = [c for c in master.cells if trusted.is_trusted_lab_cell(c)]
+    master_index = {integrity.grade_id(c): i for i, c in enumerate(master.cells)}
     outcomes: dict[int, tuple] = {}
     deadline = time.monotonic() + limits.notebook_timeout
     timeout_flag = f"notebook-timeout:{limits.notebook_timeout:g}s"
+    loop = asyncio.get_running_loop()
+    unresponsive = []
 
-    async def silent(code: str = "", expressions: dict | None = None, wait: float = 120.0):
-        msg_id = client.kc.execute(code, silent=True, store_history=False, user_expressions=expressions or {})
+    async def silent(code: str = "", wait: float = 120.0):
+        msg_id = client.kc.execute(code, silent=True, store_history=False)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             try:
@@ -212,8 +219,33 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
             return True
         return False
 
+    async def request(code: str, wait: float) -> bool:
+        """One boundary request: True when the kernel finished it in time (its reply says nothing else)."""
+        if unresponsive:
+            return False
+        if await silent(code, wait) is not None:
+            return True
+        await km.interrupt_kernel()
+        if await silent("pass", wait=15) is None:
+            unresponsive.append(True)
+        return False
+
+    def runner(code: str, wait: float) -> bool:
+        return asyncio.run_coroutine_threadsafe(request(code, wait), loop).result()
+
+    boundary_: boundary.Boundary | None = None  # made once the kernel runs: its folder is in the sandbox
+
+    def run_test(cell):
+        gid = integrity.grade_id(cell)
+        for lab_cell in [c for c in lab_cells if master.cells.index(c) < master_index[gid]]:
+            lab_cells.remove(lab_cell)
+            _, error, _ = grading.run(lab_cell.source, "<lab cell>")
+            if error:
+                flags.append(f"grader-error:lab cell before {gid}: {error[:200]}")
+        return grading.run_test(master.cells[master_index[gid]], boundary_.fetch)
+
     async def run():
-        nonlocal started, watch
+        nonlocal started, watch, boundary_
         from nbclient.exceptions import DeadKernelError
 
         async with client.async_setup_kernel(env=env, cwd=str(scratch)):
@@ -222,18 +254,19 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
             if sandbox.bwrap_problem() is None:
                 ipc.chmod(0o500)  # its sockets exist: the kernel may write nothing more on the host
             watch = sandbox.DiskWatch(km.provisioner.process.pid, limits, scratch)
-            snapshot = guard.request("snapshot", key, modules)
-            if guard.parse(await silent(expressions=snapshot, wait=limits.cell_timeout)) is None:
-                flags.append("guard-snapshot-failed")
+            host, inside = sandbox.exchange_folder(km.provisioner.process.pid, scratch)
+            boundary_ = boundary.Boundary(runner, host, limits.cell_timeout, kernel_folder=inside)
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code" or not cell.source.strip():
                     continue
-                test = integrity.is_test(cell)
                 try:
-                    if test:
-                        found = guard.parse(await silent(expressions=guard.request("before", key)))
-                        found = ["guard disabled"] if found is None else found
-                        flags.extend(f"tampering:{f}" for f in found if f"tampering:{f}" not in flags)
+                    if integrity.is_test(cell):
+                        outcomes[index] = await asyncio.to_thread(run_test, cell)
+                        _record(cell, outcomes[index])
+                        if unresponsive:
+                            flags.append("kernel-unresponsive-killed")
+                            return
+                        continue
                     await client.async_execute_cell(cell, index)
                     reply = client.replies.get(index)
                     if reply and reply.get("content", {}).get("ename") == "CellTimeoutError":
@@ -242,9 +275,6 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
                         if await silent("pass", wait=15) is None:
                             flags.append("kernel-unresponsive-killed")
                             return
-                    if test:
-                        after = guard.parse(await silent(expressions=guard.request("after", key)))
-                        outcomes[index] = (reply, after)
                 except DeadKernelError:  # nbclient also reports our notebook deadline's cancellation so
                     if time.monotonic() >= deadline - 1:
                         flags.append(timeout_flag)
@@ -254,6 +284,9 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
                 if index in client.truncated and "huge-output" not in flags:
                     flags.append("huge-output")
                 if limit_hits(cell):
+                    return
+                if not await client.kc.is_alive():
+                    flags.append(f"kernel-died:{integrity.grade_id(cell) or f'cell {index}'}")
                     return
 
     try:
@@ -282,58 +315,101 @@ async def _execute(nb, job: Job, limits: sandbox.Limits, flags: list[str], scrat
     return outcomes
 
 
-def grade(job: Job) -> Result:
-    start = time.perf_counter()
-    limits = sandbox.Limits(**job.limits)
-    master = nbformat.read(job.master, as_version=4)
-    tests = [c for c in master.cells if integrity.is_test(c)]
-    result = Result(job.lab, job.student, max_score=sum(integrity.points(c) for c in tests),
-                    flags=list(job.intake_flags), sandbox=sandbox.sandbox_mode(),
-                    master_sha256=sha256(Path(job.master).read_bytes()))
+@dataclass
+class Grading:
+    """What the steps of one grading share."""
+
+    job: Job
+    limits: sandbox.Limits
+    master: nbformat.NotebookNode
+    result: Result
+    submission: integrity.Submission | None = None
+    nb: nbformat.NotebookNode | None = None  # the assembled notebook, None when there is nothing to grade
+    outcomes: dict = field(default_factory=dict)  # test cell index -> (points, status, message, output)
+
+
+def read(g: Grading) -> None:
+    """The submitted bytes, as a notebook or the reason why there is none."""
+    job = g.job
     data = Path(job.submission).read_bytes() if job.submission and Path(job.submission).is_file() else None
-    result.submission_sha256 = sha256(data) if data is not None else ""
-    submission = integrity.read_submission(data if job.submission else None)
-    result.flags += submission.flags
-    nb = None
-    if submission.notebook is not None:
-        nb, flags = integrity.assemble(master, submission.notebook)
-        result.flags += flags
-        if nb is not None:
-            result.flags += integrity.scan(nb, master)
-    outcomes: dict = {}
-    if nb is not None:
-        work = Path(tempfile.mkdtemp(prefix="g-", dir=job.work_root))
-        scratch, ipc = work / "scratch", work / "ipc"
-        scratch.mkdir(mode=0o700)
-        ipc.mkdir(mode=0o700)
-        if job.lab_files and Path(job.lab_files).is_dir():
-            for item in Path(job.lab_files).iterdir():
-                if item.suffix != ".ipynb" and item.is_file():
-                    shutil.copy(item, scratch / item.name)
-        try:
-            outcomes = asyncio.run(_execute(nb, job, limits, result.flags, scratch, ipc))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    executed = nb if nb is not None else master
+    g.result.submission_sha256 = sha256(data) if data is not None else ""
+    g.submission = integrity.read_submission(data if job.submission else None)
+    g.result.flags += g.submission.flags
+
+
+def assemble(g: Grading) -> None:
+    """Locked cells from the master, answers from the student (:func:`integrity.assemble`)."""
+    if g.submission.notebook is not None:
+        g.nb, flags = integrity.assemble(g.master, g.submission.notebook)
+        g.result.flags += flags
+
+
+def scan(g: Grading) -> None:
+    """Suspicious code, flagged for the instructor (it changes no verdict)."""
+    if g.nb is not None:
+        g.result.flags += integrity.scan(g.nb, g.master)
+
+
+def run(g: Grading) -> None:
+    """Run the student's cells in the sandboxed kernel and, in between, each test in the trusted kernel."""
+    if g.nb is None:
+        return
+    job = g.job
+    work = Path(tempfile.mkdtemp(prefix="g-", dir=job.work_root))
+    for folder in ("scratch", "ipc", "trusted"):
+        (work / folder).mkdir(mode=0o700)
+    if job.lab_files and Path(job.lab_files).is_dir():
+        for item in Path(job.lab_files).iterdir():
+            if item.suffix != ".ipynb" and item.is_file():
+                for folder in ("scratch", "trusted"):  # the trusted side never reads the student's copies
+                    shutil.copy(item, work / folder / item.name)
+    try:
+        g.outcomes = asyncio.run(_execute(g.nb, g.master, job, g.limits, g.result.flags, work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def score(g: Grading) -> None:
+    """One TestResult per test of the master, in its order."""
+    executed = g.nb if g.nb is not None else g.master
     by_id = {integrity.grade_id(c): (i, c) for i, c in enumerate(executed.cells) if integrity.is_test(c)}
-    for cell in tests:
+    for cell in [c for c in g.master.cells if integrity.is_test(c)]:
         cid = integrity.grade_id(cell)
         index, ran = by_id.get(cid, (None, cell))
-        if nb is None:
-            earned, status, message = 0.0, "not-run", "no gradable notebook: " + ", ".join(result.flags)
+        if g.nb is None:
+            earned, status, message = 0.0, "not-run", "no gradable notebook: " + ", ".join(g.result.flags)
         else:
-            reply, tampered = outcomes.get(index, (None, []))
-            earned, status, message = _test_outcome(ran, reply, tampered)
-        result.tests.append(TestResult(cid, earned, integrity.points(cell), status, message[:500]))
-    result.score = sum(t.points for t in result.tests)
+            earned, status, message = _test_outcome(ran, g.outcomes.get(index))
+        g.result.tests.append(TestResult(cid, earned, integrity.points(cell), status, message[:500]))
+    g.result.score = sum(t.points for t in g.result.tests)
+
+
+def write(g: Grading) -> None:
+    """The executed notebook (instructor), the HTML feedback (student) and result.json."""
+    job, executed = g.job, g.nb if g.nb is not None else g.master
     Path(job.autograded).mkdir(parents=True, exist_ok=True)
     nbformat.write(executed, Path(job.autograded) / f"{job.lab}.ipynb")
-    result.seconds = round(time.perf_counter() - start, 2)
     if job.feedback:
         from autograder import feedback
 
-        result.feedback = str(feedback.write(executed, master, result, Path(job.feedback)))
-    Path(job.result).write_text(result.to_json())
+        g.result.feedback = str(feedback.write(executed, g.master, g.result, Path(job.feedback)))
+    Path(job.result).write_text(g.result.to_json())
+
+
+STEPS = (read, assemble, scan, run, score, write)
+
+
+def grade(job: Job) -> Result:
+    start = time.perf_counter()
+    master = nbformat.read(job.master, as_version=4)
+    result = Result(job.lab, job.student, max_score=sum(integrity.points(c) for c in master.cells if integrity.is_test(c)),
+                    flags=list(job.intake_flags), sandbox=sandbox.sandbox_mode(),
+                    master_sha256=sha256(Path(job.master).read_bytes()))
+    g = Grading(job, sandbox.Limits(**job.limits), master, result)
+    for step in STEPS:
+        if step is write:
+            result.seconds = round(time.perf_counter() - start, 2)
+        step(g)
     return result
 
 

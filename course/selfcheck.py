@@ -24,9 +24,10 @@ import argparse
 import json
 import os
 import sys
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
+
+from course import testcells
 
 # Seconds a cell may run: here, in nbgrader's config and as the default of the batch grader's
 # autograder.sandbox.Limits.cell_timeout (which documents it). Labs train models: nbgrader's 30 s is too short.
@@ -62,39 +63,19 @@ def _current_notebook() -> dict:
     raise FileNotFoundError("cannot tell which notebook this is: call selfcheck.check(notebook='path/to/lab.ipynb')")
 
 
-def _source(cell: dict) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
-
-
 def graded_cells(notebook: dict) -> list[tuple[str, float, str]]:
     """``(grade_id, points, source)`` of each autograded test cell, in notebook order."""
-    tests = []
-    for cell in notebook.get("cells", []):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.get("cell_type") == "code" and meta.get("grade"):
-            tests.append((meta.get("grade_id", "?"), float(meta.get("points", 0)), _source(cell)))
-    return tests
+    return [(testcells.grade_id(cell) or "?", testcells.points(cell), testcells.source(cell))
+            for cell in notebook.get("cells", []) if testcells.is_test(cell)]
 
 
 def run_graded(notebook: dict, namespace: dict) -> list[Outcome]:
     """Run each test cell of ``notebook`` in ``namespace``; never stops at a failure."""
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        to_python = TransformerManager().transform_cell  # test cells may use %magics
-    except ImportError:
-        def to_python(source):
-            return source
     results = []
     for grade_id, points, source in graded_cells(notebook):
-        try:
-            exec(compile(to_python(source), f"<test {grade_id}>", "exec"), namespace)
-        except Exception as exc:  # noqa: BLE001 (a student's code may raise anything)
-            error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            results.append(Outcome(grade_id, points, error or type(exc).__name__))
-        else:
-            results.append(Outcome(grade_id, points, ""))
+        value, error = testcells.run(source, namespace, f"<test {grade_id}>")
+        _, status, message = testcells.score(points, error, value)
+        results.append(Outcome(grade_id, points, message if status != "passed" else ""))
     return results
 
 
@@ -157,8 +138,7 @@ def run_file(notebook: str | Path, fast: bool = True, timeout: float = CELL_TIME
         problem = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
     results = []
     for index, cell in enumerate(nb.cells):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.get("cell_type") != "code" or not meta.get("grade"):
+        if not testcells.is_test(cell):
             continue
         reply = replies.get(index, {}).get("content")
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
@@ -169,7 +149,7 @@ def run_file(notebook: str | Path, fast: bool = True, timeout: float = CELL_TIME
             error = f"{source.get('ename', 'Error')}: {source.get('evalue', '')}".strip().rstrip(":")
         else:
             error = ""
-        results.append(Outcome(meta.get("grade_id", "?"), float(meta.get("points", 0)), error))
+        results.append(Outcome(testcells.grade_id(cell) or "?", testcells.points(cell), error))
     return results, problem
 
 

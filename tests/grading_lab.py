@@ -38,7 +38,13 @@ def solution_notebook() -> nbformat.NotebookNode:
                              "assert type(out) is np.ndarray, f'expected a NumPy array, got {type(out).__name__}'\n"
                              "### BEGIN HIDDEN TESTS\n"
                              "hidden_values = np.random.default_rng(5).normal(size=7)\n"
-                             "np.testing.assert_allclose(np.asarray(double(hidden_values), dtype=float), hidden_values * 2)\n"
+                             "assert np.allclose(np.asarray(double(hidden_values), dtype=float), hidden_values * 2)\n"
+                             "import warnings\n"
+                             "values = hidden_values.copy()\n"
+                             "with warnings.catch_warnings():\n"
+                             "    warnings.simplefilter('error')\n"
+                             "    double(values)\n"
+                             "assert np.array_equal(values, hidden_values), 'double must not modify its input'\n"
                              "### END HIDDEN TESTS", 2),
         _answer("count", "def count(items, value):\n    ### BEGIN SOLUTION\n"
                          "    return sum(1 for item in items if item == value)\n    ### END SOLUTION"),

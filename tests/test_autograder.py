@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import feedback, integrity, pipeline, sandbox
+from autograder import integrity, pipeline, sandbox
 from autograder.submissions import Incoming, collect
 from autograder.worker import Result, TestResult
 from tests import grading_lab as lab
@@ -26,6 +26,15 @@ LIMITS = sandbox.Limits(cell_timeout=8, notebook_timeout=60, memory=1 << 30, cel
 GOOD_DOUBLE = "def double(values):\n    return np.asarray(values, dtype=float) * 2"
 GOOD_COUNT = "def count(items, value):\n    return sum(1 for item in items if item == value)"
 BAD_COUNT = "def count(items, value):\n    return 0"
+MUTANTS = {  # answers of double that the grader and selfcheck must judge alike
+    "stub": "def double(values):\n    # YOUR CODE HERE\n    raise NotImplementedError()",
+    "wrong-value": "def double(values):\n    return np.asarray(values, dtype=float) * 3",
+    "not-an-array": "def double(values):\n    return list(np.asarray(values, dtype=float) * 2)",
+    "mutates-input": "def double(values):\n    values = np.asarray(values, dtype=float)\n    values *= 2\n    return values",
+    "raises": "def double(values):\n    raise ValueError('no answer')",
+    "warns": "import warnings\n\ndef double(values):\n    warnings.warn('careful')\n"
+             "    return np.asarray(values, dtype=float) * 2",
+}
 GOOD = {"double": GOOD_DOUBLE, "count": GOOD_COUNT}
 AFTER_IMPORTS = 3  # index of the first answer cell in the release: extra cells go before it
 
@@ -105,6 +114,22 @@ def battery(release, paths: dict) -> dict[str, tuple[bytes | None, float, list[s
     leaker = GOOD_DOUBLE.replace("    return", "    import inspect\n    global LEAK\n"
                                  "    LEAK = ''.join(inspect.stack()[1].code_context or [])\n    return")
     hook = "get_ipython().events.register('pre_run_cell', lambda info: print('SAW', info.raw_cell))\n"
+    forge = (  # an ok execute reply and an idle status for the request that is running, sent from inside it
+        "def forge():\n"
+        "    kernel = get_ipython().kernel\n"
+        "    parent = kernel.get_parent('shell')\n"
+        "    kernel.session.send(kernel.shell_stream, 'execute_reply', {'status': 'ok', 'execution_count': 1,\n"
+        "                        'user_expressions': {}, 'payload': []}, parent, ident=kernel._parent_ident['shell'])\n"
+        "    kernel._publish_status('idle', 'shell', parent)\n"
+        "    kernel.shell_stream.flush()\n")
+    transformer = ("class Rewrite:\n    def __call__(self, lines):\n        return ['pass\\n']\n\n"
+                   "get_ipython().input_transformers_post.append(Rewrite())")
+    dispatchers = ("import numpy.testing\n"
+                   "for name in ('allclose', 'array_equal', 'isclose', 'all'):\n"
+                   "    setattr(np, name, lambda *args, **kwargs: True)\n"
+                   "for name in ('assert_allclose', 'assert_array_equal', 'assert_equal'):\n"
+                   "    setattr(numpy.testing, name, lambda *args, **kwargs: None)\n"
+)
     return {
         "reference": (nbformat.writes(solution).encode(), 3, []),
         "untouched": (nbformat.writes(release).encode(), 0, []),
@@ -135,16 +160,16 @@ def battery(release, paths: dict) -> dict[str, tuple[bytes | None, float, list[s
                       "get_ipython().showtraceback = lambda *args, **kwargs: None\n"
                       "get_ipython().set_custom_exc((AssertionError,), lambda *args, **kwargs: None)\n"
                       "def double(values):\n    return [0]", "count": BAD_COUNT}),
-            0, ["tampering:monkeypatched InteractiveShell.showtraceback", "tampering:custom exception handler"]),
+            0, ["suspicious:traceback-hiding"]),
         "numpy-testing-patch": (lab.answered(release, {
             "double": "np.testing.assert_allclose = lambda *args, **kwargs: None\n"
                       "def double(values):\n    return np.zeros(len(values))",
             "count": "def count(items, value):\n    np.testing.assert_allclose = lambda *a, **k: None\n    return 0"}),
-            0, ["tampering:monkeypatched numpy.testing.assert_allclose"]),
+            0, ["suspicious:patching-test-helpers"]),
         "shadowed-builtins": (lab.answered(release, {
             "double": "def type(value):\n    return np.ndarray\nisinstance = lambda *args: True\n"
                       "def double(values):\n    return [0]", "count": GOOD_COUNT}), 1, []),
-        "event-hook": (lab.answered(release, GOOD, [(AFTER_IMPORTS, hook)]), 3, ["tampering:event hook pre_run_cell"]),
+        "event-hook": (lab.answered(release, GOOD, [(AFTER_IMPORTS, hook)]), 3, ["suspicious:hooks"]),
         "exit-sys": (lab.answered(release, {"double": GOOD_DOUBLE, "count": BAD_COUNT},
                                   [(lab.cell_index(release, "count"), "import sys\nsys.exit(0)")]),
                      2, ["suspicious:exit-calls"]),
@@ -161,6 +186,15 @@ def battery(release, paths: dict) -> dict[str, tuple[bytes | None, float, list[s
         "wrong-lab": ((pipeline.LABS / "mnist-cnn" / "mnist-cnn.ipynb").read_bytes(), 0, ["wrong-lab"]),
         "old-nbformat": (lab.as_nbformat3(lab._with_answers(release, GOOD)), 3, ["old-nbformat-v3-converted"]),
         "missing": (None, 0, ["missing-notebook"]),
+        "forged-reply": (lab.answered(release, {
+            "double": forge + "def double(values):\n    forge()\n    raise ValueError('no answer')",
+            "count": forge + "def count(items, value):\n    forge()\n    raise ValueError('no answer')"}), 0, []),
+        "transformer-object": (lab.answered(release, {}, [(AFTER_IMPORTS, transformer)]), 0, ["suspicious:hooks"]),
+        "numpy-dispatchers": (lab.answered(release, {
+            "double": "def double(values):\n    return np.zeros(len(values))", "count": BAD_COUNT},
+            [(AFTER_IMPORTS, dispatchers)]), 0, []),
+        **{f"mutant-{name}": (lab.answered(release, {"double": source, "count": GOOD_COUNT}), 1, [])
+           for name, source in MUTANTS.items()},
         "leaker": (lab.answered(release, {"double": leaker, "count": GOOD_COUNT}, [(len(release.cells), "print(LEAK)")]),
                    3, []),
     }
@@ -218,6 +252,24 @@ def test_every_case_gets_its_expected_score_and_flags(graded):
     assert any(f.startswith(("kernel-unresponsive-killed", "notebook-timeout")) for f in stubborn), stubborn
 
 
+def test_grader_and_selfcheck_judge_every_test_alike(graded, tmp_path):
+    """Differential: the reference and mutants of an answer, hidden tests included, get the same
+    per-test verdicts from the batch grader (tests in the trusted kernel) and from selfcheck (tests in
+    the student's own kernel)."""
+    from course import selfcheck
+
+    results = {r.student: r for r in graded["batch"].results}
+    solution = lab.solution_notebook()
+    for student, source in [("reference", None), *[(f"mutant-{n}", s) for n, s in MUTANTS.items()]]:
+        path = tmp_path / f"{student}.ipynb"
+        path.write_bytes(lab.answered(solution, {"double": source} if source else {}))
+        outcomes, problem = selfcheck.run_file(path, timeout=30)
+        assert not problem, (student, problem)
+        own = {o.grade_id: o.passed for o in outcomes}
+        grader = {t.grade_id: t.status == "passed" for t in results[student].tests}
+        assert own == grader, (student, own, grader, [o.error for o in outcomes], [t.message for t in results[student].tests])
+
+
 def test_gradebook_holds_every_score_and_no_submission_changed_another(graded):
     with pipeline.gradebook(graded["grading"]) as book:
         stored = {s.student_id: s.score for s in book.find_assignment(lab.LAB).submissions}
@@ -251,7 +303,7 @@ def test_feedback_shows_results_but_never_hidden_tests(graded):
         assert not [s for s in secrets if s in visible], page
         assert "Score:" in visible and "test_double" in visible
     leaker = html.unescape((graded["grading"] / "feedback" / "leaker" / lab.LAB / f"{lab.LAB}.html").read_text())
-    assert feedback.REDACTED in leaker, "the leaked hidden line was printed and must show as removed"
+    assert not [s for s in secrets if s in executed_text(graded, "leaker")], "tests never run in the student's process"
     assert "PASSED: 2 / 2 points" in leaker
 
 

@@ -1,8 +1,10 @@
 """The MNIST lab under the autograder: cheats, broken notebooks and exits, graded in one parallel batch.
 
-Real gradings cost about 30 s of CPU each (TensorFlow and fast-mode training), so one batch of three
+Real gradings cost about 30 s of CPU each (TensorFlow and fast-mode training), so one batch of four
 covers the lab: a submission that cheats on every exercise but one, a broken one (deleted and edited
-test cells) whose points are still counted out of 12, and one that exits the kernel before the tests.
+test cells) whose points are still counted out of 12, one that exits the kernel before the tests, and
+one whose answers all raise after forging the kernel's ``ok`` reply and ``idle`` status (full marks
+when tests ran in the student's kernel).
 The reference solution (12/12) and the untouched release (0/12) are graded by test_grading.py.
 """
 
@@ -39,6 +41,16 @@ CHEATS = {
 }
 
 
+FORGE = (  # answers that all raise, after sending an ok execute reply and an idle status for the request
+    "def forge():\n"
+    "    kernel = get_ipython().kernel\n"
+    "    parent = kernel.get_parent('shell')\n"
+    "    kernel.session.send(kernel.shell_stream, 'execute_reply', {'status': 'ok', 'execution_count': 1,\n"
+    "                        'user_expressions': {}, 'payload': []}, parent, ident=kernel._parent_ident['shell'])\n"
+    "    kernel._publish_status('idle', 'shell', parent)\n"
+    "    kernel.shell_stream.flush()\n\n")
+
+
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     grading = tmp_path_factory.mktemp("mnist-battery")
@@ -50,6 +62,11 @@ def batch(tmp_path_factory):
     broken.cells[cell_index(broken, "test_one_hot")].source = "pass  # tests are for other people"
     del broken.cells[cell_index(broken, "test_trained_model")]
 
+    forged = {name: FORGE + f"def {name}(*args, **kwargs):\n    forge()\n    raise ValueError('no answer')"
+              for name in ("prepare_images", "one_hot", "conv_output_size", "build_comp5318_model")}
+    forged["conv_arithmetic"] = forged.pop("conv_output_size") + "\nconv2d_params = conv_output_size"
+    forged["trained_model"] = "trained_model = build_comp5318_model"
+
     exiting = _with_answers(release, {})
     exiting.cells.insert(cell_index(exiting, "prepare_images"), nbformat.v4.new_code_cell("import os\nos._exit(0)"))
 
@@ -57,6 +74,7 @@ def batch(tmp_path_factory):
         Incoming("cheater", nbformat.writes(_with_answers(release, CHEATS)).encode(), "test"),
         Incoming("broken", nbformat.writes(broken).encode(), "test"),
         Incoming("exiter", nbformat.writes(exiting).encode(), "test"),
+        Incoming("forger", nbformat.writes(_with_answers(release, forged)).encode(), "test"),
     ]
     limits = sandbox.Limits(cell_timeout=300, notebook_timeout=900)
     return pipeline.grade_batch(LAB, incoming, grading_dir=grading, workers=2, limits=limits, progress=False)
@@ -67,9 +85,9 @@ def test_mnist_battery(batch):
     results = {r.student: r for r in batch.results}
     tests = {s: {t.grade_id: t.status for t in r.tests} for s, r in results.items()}
     assert {s: (r.score, r.max_score) for s, r in results.items()} == {
-        "cheater": (3, 12), "broken": (9, 12), "exiter": (0, 12)}, tests
+        "cheater": (3, 12), "broken": (9, 12), "exiter": (0, 12), "forger": (0, 12)}, tests
     assert tests["cheater"]["test_build_comp5318_model"] == "passed"
-    assert "tampering:monkeypatched InteractiveShell.showtraceback" in results["cheater"].flags
+    assert "suspicious:traceback-hiding" in results["cheater"].flags
     assert {"deleted-test-cell-restored:test_trained_model", "edited-test-cell-restored:test_one_hot"} <= set(
         results["broken"].flags)
     assert tests["broken"]["test_trained_model"] == "failed" and tests["broken"]["test_one_hot"] == "passed"
