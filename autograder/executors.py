@@ -28,6 +28,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
@@ -37,6 +38,7 @@ from pathlib import Path
 SCHEDULER_VARIABLE = "COURSE_DASK_SCHEDULER"
 CONNECT_TIMEOUT = 30  # seconds to reach the scheduler
 WORKER_WAIT = 600  # seconds to wait for the first worker (SLURM jobs may queue)
+AHEAD_CHECK = 10  # seconds between looks at the cluster's size, which sets how many tasks to submit ahead
 PR_SET_PDEATHSIG = 1
 
 
@@ -221,32 +223,41 @@ class DaskCluster:
         pending = list(reversed(jobs))
         by_key: dict = {}
         stream = completed([], loop=self.client.loop)
-        recorded = 0
+        recorded, ahead, checked = 0, max(8, 2 * self.workers), time.monotonic()
+
+        def lost(why) -> GradingError:
+            stream.clear()
+            return GradingError(
+                f"lost the Dask scheduler at {self.address} ({why}): {recorded} of {len(jobs)} submissions were "
+                "graded and recorded; run the same command again to grade the rest")
 
         def refill():
-            ahead = max(8, 2 * sum(self.client.nthreads().values()))
-            while pending and stream.count() < ahead:
-                job = pending.pop()
-                task = make_task(job, timeout, batch)
-                by_key[task.key] = job
-                stream.add(self.client.submit(grade_task, task, key=task.key, pure=False))
+            nonlocal ahead, checked
+            try:
+                if time.monotonic() - checked > AHEAD_CHECK:  # the cluster may have grown (adaptive scaling)
+                    ahead, checked = max(8, 2 * sum(self.client.nthreads().values())), time.monotonic()
+                while pending and stream.count() < ahead:
+                    job = pending.pop()
+                    task = make_task(job, timeout, batch)
+                    by_key[task.key] = job
+                    stream.add(self.client.submit(grade_task, task, key=task.key, pure=False))
+            except OSError as exc:  # distributed's CommClosedError is one
+                raise lost(exc) from None
 
         refill()
         for future in stream:
             job = by_key.pop(future.key)
             try:
                 outcome = future.result()
-            except CancelledError:
-                stream.clear()
-                raise GradingError(
-                    f"lost the Dask scheduler at {self.address} ({future.status}): {recorded} of {len(jobs)} "
-                    "submissions were graded and recorded; run the same command again to grade the rest") from None
+            except CancelledError:  # the client cancels every future when it loses the scheduler
+                raise lost(future.status) from None
             except Exception as exc:  # the task failed on every worker that tried it (e.g. KilledWorker)
-                yield _failed(job, f"grader-error:{type(exc).__name__}: {str(exc)[:200]}")
+                result = _failed(job, f"grader-error:{type(exc).__name__}: {str(exc)[:200]}")
             else:
-                yield _write(job, outcome)
-            recorded += 1
+                result = _write(job, outcome)
             future.release()
+            yield result
+            recorded += 1
             refill()
 
     def isolation(self, results) -> str:
