@@ -38,7 +38,7 @@ from pathlib import Path
 SCHEDULER_VARIABLE = "COURSE_DASK_SCHEDULER"
 CONNECT_TIMEOUT = 30  # seconds to reach the scheduler
 WORKER_WAIT = 600  # seconds to wait for the first worker (SLURM jobs may queue)
-AHEAD_CHECK = 10  # seconds between looks at the cluster's size, which sets how many tasks to submit ahead
+AHEAD_CHECK = 10  # seconds between looks at the cluster's workers (how many tasks to submit ahead, threads)
 PR_SET_PDEATHSIG = 1
 
 
@@ -110,6 +110,7 @@ class Task:
     submission: bytes | None
     lab_files: dict  # file name -> bytes: the lab folder's files (the worker copies the non-notebook ones)
     timeout: float
+    host_threads: dict  # host -> Dask worker threads there: each kernel gets that host's cores / its threads
 
 
 @dataclass
@@ -126,7 +127,7 @@ def task_key(job, submission_sha: str, master_sha: str, batch: str) -> str:
     return f"grade-{job.lab}-{job.student}-{submission_sha[:16] or 'none'}-{master_sha[:16]}-{batch}"
 
 
-def make_task(job, timeout: float, batch: str) -> Task:
+def make_task(job, timeout: float, batch: str, host_threads: dict) -> Task:
     from autograder.worker import sha256
 
     master = Path(job.master).read_bytes()
@@ -134,7 +135,7 @@ def make_task(job, timeout: float, batch: str) -> Task:
     folder = Path(job.lab_files) if job.lab_files else None
     files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} if folder and folder.is_dir() else {}
     key = task_key(job, sha256(submission) if submission is not None else "", sha256(master), batch)
-    return Task(key, job, master, submission, files, timeout)
+    return Task(key, job, master, submission, files, timeout, host_threads)
 
 
 def grade_task(task: Task) -> Outcome:
@@ -159,7 +160,7 @@ def grade_task(task: Task) -> Outcome:
         feedback = root / "feedback" / f"{lab}.html"
         data_dir = os.environ.get("COURSE_DATA_DIR")  # this worker's copy of the data mirror
         env = {k: v for k, v in task.job.env.items() if k != "COURSE_DATA_DIR"}
-        threads = str(max(1, pipeline.default_workers() // _worker_threads()))
+        threads = str(max(1, pipeline.default_workers() // _threads_here(task.host_threads)))
         env.update(TF_NUM_INTRAOP_THREADS=threads, OMP_NUM_THREADS=threads)
         if data_dir:
             env["COURSE_DATA_DIR"] = str(Path(data_dir).resolve())
@@ -177,13 +178,20 @@ def grade_task(task: Task) -> Outcome:
                        feedback.read_bytes() if feedback.is_file() else None, host)
 
 
-def _worker_threads() -> int:
-    try:
-        from distributed import get_worker
+def _threads_here(host_threads: dict) -> int:
+    """How many gradings this host runs at once: the threads of its Dask workers, as the scheduler counted them."""
+    from distributed import get_worker
 
-        return max(1, get_worker().state.nthreads)
-    except ValueError:  # not inside a Dask worker (called directly)
-        return 1
+    worker = get_worker()
+    return max(1, host_threads.get(worker.address.rsplit(":", 1)[0], worker.state.nthreads))
+
+
+def _host_threads(client) -> dict:
+    """Address host (e.g. tcp://10.0.0.7) -> threads of the Dask workers there."""
+    threads: Counter = Counter()
+    for address, info in client.scheduler_info(n_workers=-1)["workers"].items():
+        threads[address.rsplit(":", 1)[0]] += info["nthreads"]
+    return dict(threads)
 
 
 class DaskCluster:
@@ -204,7 +212,8 @@ class DaskCluster:
         except TimeoutError:
             self.client.close()
             raise GradingError(f"no Dask worker joined the scheduler at {address} in {WORKER_WAIT} s") from None
-        self.workers = sum(self.client.nthreads().values())
+        self.host_threads = _host_threads(self.client)
+        self.workers = sum(self.host_threads.values())
 
     def __enter__(self):
         return self
@@ -223,7 +232,7 @@ class DaskCluster:
         pending = list(reversed(jobs))
         by_key: dict = {}
         stream = completed([], loop=self.client.loop)
-        recorded, ahead, checked = 0, max(8, 2 * self.workers), time.monotonic()
+        recorded, checked, host_threads = 0, time.monotonic(), self.host_threads
 
         def lost(why) -> GradingError:
             stream.clear()
@@ -232,13 +241,13 @@ class DaskCluster:
                 "graded and recorded; run the same command again to grade the rest")
 
         def refill():
-            nonlocal ahead, checked
+            nonlocal checked, host_threads
             try:
                 if time.monotonic() - checked > AHEAD_CHECK:  # the cluster may have grown (adaptive scaling)
-                    ahead, checked = max(8, 2 * sum(self.client.nthreads().values())), time.monotonic()
-                while pending and stream.count() < ahead:
+                    host_threads, checked = _host_threads(self.client), time.monotonic()
+                while pending and stream.count() < max(8, 2 * sum(host_threads.values())):
                     job = pending.pop()
-                    task = make_task(job, timeout, batch)
+                    task = make_task(job, timeout, batch, host_threads)
                     by_key[task.key] = job
                     stream.add(self.client.submit(grade_task, task, key=task.key, pure=False))
             except OSError as exc:  # distributed's CommClosedError is one
