@@ -7,7 +7,9 @@ behind; a scheduler that goes away stops the batch with a clear error, and a re-
 
 import json
 import os
+import re
 import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -240,3 +242,41 @@ def test_scheduler_setting_and_an_unreachable_scheduler(monkeypatch):
         executors.connect(None, workers=1)
     monkeypatch.delenv(executors.SCHEDULER_VARIABLE)
     assert isinstance(executors.connect(None, workers=3), executors.LocalPool)
+
+
+def readme_commands(tool: str) -> list[list[str]]:
+    """The README's `python -m autograder.cluster <tool> ...` command lines, as argument lists."""
+    section = (pipeline.ROOT / "README.md").read_text().split("## Grading on a cluster\n")[1].split("\n## ")[0]
+    lines = re.findall(rf"^\.venv/bin/python -m autograder\.cluster ({tool} .*?)(?: \| .*)?$", section, re.MULTILINE)
+    return [shlex.split(line) for line in lines]
+
+
+def test_the_readme_slurm_job_script_and_kubernetes_cluster_render_offline(capsys):
+    from autograder import cluster
+
+    slurm = readme_commands("slurm")
+    assert len(slurm) == 2 and slurm[0] == [*slurm[1], "--print"]
+    assert cluster.main(slurm[0]) == 0
+    script = capsys.readouterr().out
+    for line in ("#SBATCH -p cpu", "#SBATCH -A ml-course", "#SBATCH --cpus-per-task=8", f"cd {pipeline.ROOT}",
+                 f"export PYTHONPATH={pipeline.ROOT}", "export COURSE_DATA_DIR=/proj/ml-course/data"):
+        assert line in script.splitlines(), (line, script)
+    worker = script.strip().splitlines()[-1].split()
+    assert worker[:3] == [str(pipeline.ROOT / ".venv" / "bin" / "python"), "-m", "distributed.cli.dask_worker"]
+    assert " --nthreads 1 " in " ".join(worker) and " --nworkers 8 " in " ".join(worker)
+
+    import yaml
+
+    (kubernetes,) = readme_commands("kubernetes")
+    assert cluster.main(kubernetes) == 0
+    spec = yaml.safe_load(capsys.readouterr().out)
+    assert (spec["kind"], spec["metadata"]["name"], spec["spec"]["worker"]["replicas"]) == \
+        ("DaskCluster", "course-grading", 16)
+    pod = spec["spec"]["worker"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "registry.example.org/course-grader:2026" and container["workingDir"] == "/course"
+    assert container["args"][:4] == ["/course/.venv/bin/dask", "worker", "--nthreads", "1"]
+    assert {"name": "COURSE_DATA_DIR", "value": "/data"} in container["env"]
+    assert container["volumeMounts"] == [{"name": "course-data", "mountPath": "/data", "readOnly": True}]
+    assert pod["volumes"][0]["persistentVolumeClaim"] == {"claimName": "course-data", "readOnly": True}
+    assert spec["spec"]["scheduler"]["spec"]["containers"][0]["args"][:2] == ["/course/.venv/bin/dask", "scheduler"]
