@@ -111,6 +111,7 @@ class Task:
     lab_files: dict  # file name -> bytes: the lab folder's files (the worker copies the non-notebook ones)
     timeout: float
     host_threads: dict  # host -> Dask worker threads there: each kernel gets that host's cores / its threads
+    code: str  # the coordinator's code_version(): a worker running other grading code refuses the task
 
 
 @dataclass
@@ -135,7 +136,17 @@ def make_task(job, timeout: float, batch: str, host_threads: dict) -> Task:
     folder = Path(job.lab_files) if job.lab_files else None
     files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} if folder and folder.is_dir() else {}
     key = task_key(job, sha256(submission) if submission is not None else "", sha256(master), batch)
-    return Task(key, job, master, submission, files, timeout, host_threads)
+    return Task(key, job, master, submission, files, timeout, host_threads, code_version())
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """sha256 of the grading code (the ``autograder`` and ``course`` packages' Python files)."""
+    from autograder.pipeline import ROOT
+    from autograder.worker import sha256
+
+    files = sorted(p for package in ("autograder", "course") for p in (ROOT / package).rglob("*.py"))
+    return sha256(b"".join(str(p.relative_to(ROOT)).encode() + b"\0" + p.read_bytes() for p in files))
 
 
 def grade_task(task: Task) -> Outcome:
@@ -143,6 +154,10 @@ def grade_task(task: Task) -> Outcome:
     from autograder import pipeline, sandbox
 
     lab = task.job.lab
+    host = socket.gethostname()
+    if task.code != code_version():  # another commit's grader could grade differently
+        result = _failed(task.job, f"grader-error:worker-code-differs:{host}: deploy the coordinator's commit")
+        return Outcome(asdict(result), None, None, host)
     with tempfile.TemporaryDirectory(prefix="course-grade-") as folder:
         root = Path(folder)
         master = root / "master" / f"{lab}.ipynb"
@@ -169,7 +184,6 @@ def grade_task(task: Task) -> Outcome:
                       feedback=str(feedback) if task.job.feedback else None, result=str(root / "result.json"),
                       work_root=str(root), readable=[env["COURSE_DATA_DIR"]] if data_dir else [], env=env)
         result = pipeline._job_result(job, task.timeout)
-        host = socket.gethostname()
         problem = sandbox.bwrap_problem()
         if problem is not None:
             result.flags.append(f"worker-without-sandbox:{host}: {problem}")

@@ -280,3 +280,19 @@ def test_the_readme_slurm_job_script_and_kubernetes_cluster_render_offline(capsy
     assert container["volumeMounts"] == [{"name": "course-data", "mountPath": "/data", "readOnly": True}]
     assert pod["volumes"][0]["persistentVolumeClaim"] == {"claimName": "course-data", "readOnly": True}
     assert spec["spec"]["scheduler"]["spec"]["containers"][0]["args"][:2] == ["/course/.venv/bin/dask", "scheduler"]
+
+
+def test_a_worker_running_other_grading_code_refuses_the_task(tmp_path):
+    from dataclasses import replace
+
+    from autograder.worker import Job
+
+    job = Job(lab=lab.LAB, student="alice", submission=None, intake_flags=[], master=str(tmp_path / "master.ipynb"),
+              lab_files=None, autograded=str(tmp_path / "autograded"), feedback=None,
+              result=str(tmp_path / "alice.json"), work_root=str(tmp_path), limits={}, readable=[], env={})
+    (tmp_path / "master.ipynb").write_bytes(b"{}")
+    task = executors.make_task(job, timeout=60, batch="b", host_threads={})
+    assert task.code == executors.code_version() and task.master == b"{}" and task.submission is None
+    outcome = executors.grade_task(replace(task, code="0" * 64))
+    assert outcome.result["flags"][0].startswith("grader-error:worker-code-differs:")
+    assert outcome.autograded is None and not (tmp_path / "autograded").exists()
