@@ -150,7 +150,10 @@ def test_a_dask_cluster_grades_like_the_local_pool(tmp_path, cluster):
     assert grades(remote) == grades(local)
     assert [grades(local)[s][0] for s in ("reference", "partial", "untouched-a", "corrupt")] == [3, 2, 0, 0]
     assert remote.workers == 2 and remote.graded == len(incoming)
-    assert remote.sandbox.startswith(f"Dask cluster {cluster.address}: ")
+    # each worker says how it isolated each submission: the report's line, and a flag where bwrap did not work
+    assert remote.sandbox == f"Dask cluster {cluster.address}: {sandbox.sandbox_mode()} ({len(incoming)} submissions)"
+    unsandboxed = {r.student for r in remote.results if any(f.startswith("worker-without-sandbox:") for f in r.flags)}
+    assert unsandboxed == (set() if sandbox.bwrap_problem() is None else {i.student for i in incoming})
     assert recorded(tmp_path / "dask") == recorded(tmp_path / "local")
     for student in ("reference", "partial", "untouched-a", "corrupt"):  # written here from the returned bytes
         assert (tmp_path / "dask" / "feedback" / student / lab.LAB / f"{lab.LAB}.html").is_file()
