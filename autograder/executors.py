@@ -37,8 +37,8 @@ from pathlib import Path
 
 SCHEDULER_VARIABLE = "COURSE_DASK_SCHEDULER"
 CONNECT_TIMEOUT = 30  # seconds to reach the scheduler
-WORKER_WAIT = 600  # seconds to wait for the first worker (SLURM jobs may queue)
-AHEAD_CHECK = 10  # seconds between looks at the cluster's workers (how many tasks to submit ahead, threads)
+WORKER_WAIT = 600  # seconds to wait for a worker (SLURM jobs may queue) before the batch stops
+AHEAD_CHECK = 10  # seconds between looks at the cluster's workers (tasks to submit ahead, threads, none left)
 PR_SET_PDEATHSIG = 1
 
 
@@ -238,50 +238,53 @@ class DaskCluster:
 
     def grade(self, jobs, timeout: float):
         """Submit the jobs (a bounded number ahead of the cluster), yield each Result as it comes back."""
-        from distributed import as_completed as completed
+        from distributed import wait
 
         from autograder.pipeline import GradingError
 
         batch = uuid.uuid4().hex[:8]
         pending = list(reversed(jobs))
-        by_key: dict = {}
-        stream = completed([], loop=self.client.loop)
-        recorded, checked, host_threads = 0, time.monotonic(), self.host_threads
+        running: dict = {}  # future -> job
+        recorded, checked, host_threads, workerless = 0, time.monotonic(), self.host_threads, None
 
         def lost(why) -> GradingError:
-            stream.clear()
+            for future in running:
+                future.release()
             return GradingError(
                 f"lost the Dask scheduler at {self.address} ({why}): {recorded} of {len(jobs)} submissions were "
                 "graded and recorded; run the same command again to grade the rest")
 
-        def refill():
-            nonlocal checked, host_threads
+        while pending or running:
             try:
-                if time.monotonic() - checked > AHEAD_CHECK:  # the cluster may have grown (adaptive scaling)
+                if time.monotonic() - checked > AHEAD_CHECK:  # the cluster may have grown or shrunk
                     host_threads, checked = _host_threads(self.client), time.monotonic()
-                while pending and stream.count() < max(8, 2 * sum(host_threads.values())):
+                    workerless = None if host_threads else workerless or time.monotonic()
+                    if workerless and time.monotonic() - workerless > WORKER_WAIT:
+                        raise GradingError(f"no Dask worker left at {self.address} for {WORKER_WAIT} s: {recorded} "
+                                           f"of {len(jobs)} submissions were graded and recorded; start workers and "
+                                           "run the same command again to grade the rest")
+                while pending and len(running) < max(8, 2 * sum(host_threads.values())):
                     job = pending.pop()
                     task = make_task(job, timeout, batch, host_threads)
-                    by_key[task.key] = job
-                    stream.add(self.client.submit(grade_task, task, key=task.key, pure=False))
+                    running[self.client.submit(grade_task, task, key=task.key, pure=False)] = job
+                done = wait(list(running), timeout=AHEAD_CHECK, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                continue
             except OSError as exc:  # distributed's CommClosedError is one
                 raise lost(exc) from None
-
-        refill()
-        for future in stream:
-            job = by_key.pop(future.key)
-            try:
-                outcome = future.result()
-            except CancelledError:  # the client cancels every future when it loses the scheduler
-                raise lost(future.status) from None
-            except Exception as exc:  # the task failed on every worker that tried it (e.g. KilledWorker)
-                result = _failed(job, f"grader-error:{type(exc).__name__}: {str(exc)[:200]}")
-            else:
-                result = _write(job, outcome)
-            future.release()
-            yield result
-            recorded += 1
-            refill()
+            for future in done:
+                job = running.pop(future)
+                try:
+                    outcome = future.result()
+                except CancelledError:  # the client cancels every future when it loses the scheduler
+                    raise lost(future.status) from None
+                except Exception as exc:  # the task failed on every worker that tried it (e.g. KilledWorker)
+                    result = _failed(job, f"grader-error:{type(exc).__name__}: {str(exc)[:200]}")
+                else:
+                    result = _write(job, outcome)
+                future.release()
+                yield result
+                recorded += 1
 
     def isolation(self, results) -> str:
         modes = Counter(r.sandbox for r in results)
