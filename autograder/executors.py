@@ -267,7 +267,8 @@ class DaskCluster:
                     job = pending.pop()
                     task = make_task(job, timeout, batch, host_threads)
                     running[self.client.submit(grade_task, task, key=task.key, pure=False)] = job
-                done = wait(list(running), timeout=AHEAD_CHECK, return_when="FIRST_COMPLETED").done
+                with self.client.as_current():  # distributed.wait uses the current client
+                    done = wait(list(running), timeout=AHEAD_CHECK, return_when="FIRST_COMPLETED").done
             except TimeoutError:
                 continue
             except OSError as exc:  # distributed's CommClosedError is one
