@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("--force", action="store_true", help="regrade submissions graded before")
     batch.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
     batch.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: COURSE_GRADEBOOK_URL or SQLite)")
+    batch.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="grade on the Dask cluster of this scheduler, e.g. tcp://head:8786 (default: "
+                            "COURSE_DASK_SCHEDULER, else this machine's process pool; README: Grading on a cluster)")
 
     grade = commands.add_parser("grade", help="autograde one notebook")
     grade.add_argument("lab")
@@ -64,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
 
             result = pipeline.grade_batch(args.lab, args.submissions, workers=args.workers,
                                           limits=Limits.from_arguments(args),
-                                          feedback=not args.no_feedback, force=args.force, db_url=args.db)
+                                          feedback=not args.no_feedback, force=args.force, db_url=args.db,
+                                          scheduler=args.scheduler)
             print(report.table(result.results))
             print(report.summary(result.results, result.seconds, result.workers, result.sandbox, result.graded))
             print(f"wrote {result.csv}, {result.report}, {result.histogram}")

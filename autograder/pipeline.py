@@ -27,7 +27,6 @@ import subprocess
 import sys
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -242,6 +241,7 @@ def record(book, result) -> None:
 
 def _job_result(job, timeout: float):
     """Run one worker process; a worker that crashes or hangs becomes a flagged zero, not an exception."""
+    from autograder.executors import parent_death_signal
     from autograder.worker import Result
 
     job_file = Path(job.result).with_suffix(".job.json")
@@ -249,7 +249,8 @@ def _job_result(job, timeout: float):
     Path(job.result).unlink(missing_ok=True)
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(job_file)], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=parent_death_signal())  # dies with us, e.g. with a killed Dask worker
     try:
         output, _ = process.communicate(timeout=timeout)
         problem = f"grader-error:exit {process.returncode}" if process.returncode else ""
@@ -279,10 +280,13 @@ def grade_batch(
     force: bool = False,
     progress: bool = True,
     db_url: str | None = None,
+    scheduler: str | None = None,
 ) -> BatchReport:
     """Grade every submission of ``lab`` found in ``submissions`` (folder or zip; see
-    :mod:`autograder.submissions`), or a list of :class:`~autograder.submissions.Incoming`."""
-    from autograder import report, sandbox
+    :mod:`autograder.submissions`), or a list of :class:`~autograder.submissions.Incoming`, on this
+    machine or on the Dask cluster whose scheduler ``scheduler`` (or ``$COURSE_DASK_SCHEDULER``) names
+    (:mod:`autograder.executors`)."""
+    from autograder import executors, report, sandbox
     from autograder import submissions as intake
     from autograder.worker import Job, sha256
 
@@ -329,26 +333,24 @@ def grade_batch(
             jobs.append(job)
 
     results = list(cached)
-    with gradebook(grading, db_url) as book:
+    with gradebook(grading, db_url) as book, executors.connect(scheduler, workers) as executor:
         for result in cached:
             record(book, result)
-        bar = _progress(len(incoming), len(cached), lab, workers, enabled=progress)
+        bar = _progress(len(incoming), len(cached), lab, executor.workers, enabled=progress)
         timeout = limits.notebook_timeout + 300
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_job_result, job, timeout) for job in jobs]
-            for future in as_completed(futures):
-                result = future.result()
-                result.master_sha256 = result.master_sha256 or master_sha
-                record(book, result)
-                results.append(result)
-                bar.update(1)
-                bar.set_postfix_str(f"{result.student}: {result.score:g}/{result.max_score:g}")
+        for result in executor.grade(jobs, timeout):
+            result.master_sha256 = result.master_sha256 or master_sha
+            record(book, result)
+            results.append(result)
+            bar.update(1)
+            bar.set_postfix_str(f"{result.student}: {result.score:g}/{result.max_score:g}")
         bar.close()
+        isolation = executor.isolation(results)
     results.sort(key=lambda r: r.student)
     seconds = time.perf_counter() - start
-    paths = report.write(lab, results, grading / "reports" / lab, seconds=seconds, workers=workers,
-                         sandbox=sandbox.sandbox_mode(), graded=len(jobs))
-    return BatchReport(lab, results, seconds, workers, sandbox.sandbox_mode(), len(jobs), *paths, grading_dir=grading)
+    paths = report.write(lab, results, grading / "reports" / lab, seconds=seconds, workers=executor.workers,
+                         sandbox=isolation, graded=len(jobs))
+    return BatchReport(lab, results, seconds, executor.workers, isolation, len(jobs), *paths, grading_dir=grading)
 
 
 def _cached(job, item, master_sha: str, limits):

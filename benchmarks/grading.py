@@ -1,11 +1,12 @@
 """Grading throughput: issue 9's batch grader against plain ``nbgrader autograde``, side by side.
 
-Both grade the same copies of a lab's reference solution, in fast mode (as autograding runs), one
+All grade the same copies of a lab's reference solution, in fast mode (as autograding runs), one
 method after the other in the same run, each lab released into its gradebook before the clock
-starts and no feedback written: submissions per minute, how many got full marks (both must grade
+starts and no feedback written: submissions per minute, how many got full marks (all must grade
 all of them fully, or they did not do the same work), and the ratio.
 
-The batch grader is :func:`autograder.pipeline.grade_batch` (issue 9).
+The batch grader is :func:`autograder.pipeline.grade_batch` (issue 9), with its process pool and
+with a local Dask cluster (:mod:`autograder.executors`, issue 19).
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from ci import env
 NAME = "grading"
 TITLE = "Grading throughput"
 INTRO = """
-Copies of a lab's reference solution graded in fast mode, twice over the same folder in one run: by
-`nbgrader autograde` (the CLI, one submission after another) and by the course's batch grader
-(`autograder.pipeline.grade_batch`, issue 9: parallel workers, sandboxed kernels).
+Copies of a lab's reference solution graded in fast mode, three times over the same folder in one run:
+by `nbgrader autograde` (the CLI, one submission after another), by the course's batch grader
+(`autograder.pipeline.grade_batch`, issue 9: parallel workers, sandboxed kernels) with its local
+process pool, and by the same batch grader through a Dask cluster started on this machine (issue 19:
+as many one-thread worker processes as the pool's workers, each submission sent as bytes and its
+results sent back), which measures what the cluster executor costs on top of the grading.
 """
 SMOKE_LAB = "smoke"
 
@@ -80,6 +84,24 @@ def _side_by_side(lab: str, options: Options) -> list[dict]:
                      full_marks=sum(abs(r.score - r.max_score) < 1e-9 for r in batch.results)))
     rows.append({"name": "ratio (batch / nbgrader)",
                  "ratio": rows[1]["submissions_per_minute"] / rows[0]["submissions_per_minute"]})
+
+    # The batch grader again, through a Dask cluster on this machine (issue 19): as many one-thread
+    # worker processes as the pool had workers, started untimed; every submission travels as bytes.
+    from distributed import LocalCluster
+
+    dask_dir = work / "dask"
+    pipeline.release(lab, release_dir=dask_dir / "release", grading_dir=dask_dir, course_dir=course)
+    with LocalCluster(n_workers=batch.workers, threads_per_worker=1, dashboard_address=None,
+                      local_directory=str(work / "dask-space")) as cluster:
+        print(f"[grading] {lab}: batch grader on a local Dask cluster, {len(students)} submissions ...", flush=True)
+        start = time.perf_counter()
+        remote = pipeline.grade_batch(lab, submitted, grading_dir=dask_dir, course_dir=course, feedback=False,
+                                      force=True, progress=False, scheduler=cluster.scheduler_address)
+        rows.append(_row("batch grader on a local Dask cluster", len(students), time.perf_counter() - start,
+                         workers=remote.workers,
+                         full_marks=sum(abs(r.score - r.max_score) < 1e-9 for r in remote.results)))
+    rows.append({"name": "ratio (Dask cluster / process pool)",
+                 "ratio": rows[3]["submissions_per_minute"] / rows[1]["submissions_per_minute"]})
     return rows
 
 
