@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -45,6 +46,24 @@ def is_test(cell) -> bool:
 
 def is_answer(cell) -> bool:
     return bool(nbgrader_meta(cell).get("solution"))
+
+
+def is_written(cell) -> bool:
+    """A written answer graded by hand (nbgrader's "manually graded answer"): graded and an answer."""
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade")) and bool(meta.get("solution"))
+
+
+def written_answers(nb: NotebookNode, master_nb: NotebookNode) -> dict[str, str]:
+    """grade_id -> sha256 of each written answer in ``nb``; "" where it is still the release's stub."""
+    stubs = {grade_id(c): _normalized(c.source) for c in master_nb.cells if is_written(c)}
+    found = {}
+    for cell in nb.cells:
+        cid = grade_id(cell)
+        if cid in stubs and cid not in found:
+            text = _normalized(cell.source)
+            found[cid] = "" if text in ("", stubs[cid]) else hashlib.sha256(text.encode()).hexdigest()
+    return found
 
 
 def points(cell) -> float:

@@ -202,9 +202,16 @@ def _recorded_cells(lab: str, grading: Path, db_url: str | None) -> dict:
         return {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
 
 
-def record(book, result) -> None:
+WRITTEN_CHANGED = "written-answer-changed"  # flag: a written answer graded by hand was changed since
+
+
+def record(book, result, graded_answers: dict | None = None) -> None:
     """Write one result into the gradebook: student, submission, one auto score per test cell.
 
+    Written answers (graded by hand in formgrader) keep their manual points. An unanswered one gets
+    0 automatically, an answered one needs grading; one graded by hand whose text differs from
+    ``graded_answers`` (the answers of the grading the instructor saw) needs grading again and is
+    flagged ``written-answer-changed:<id>`` until it is graded again, its points kept meanwhile.
     Safe to repeat (it updates) and to run from several processes at once: a unique-constraint
     race (two graders adding the same student) is retried.
     """
@@ -223,9 +230,12 @@ def record(book, result) -> None:
                 submission = book.add_submission(result.lab, result.student)
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
-                    if grade.cell.name in points:
-                        grade.auto_score = points[grade.cell.name]
+                    name = grade.cell.name
+                    if name in points:
+                        grade.auto_score = points[name]
                         grade.needs_manual_grade = grade.manual_score is not None
+                    elif name in result.answers:
+                        _record_written(grade, result, (graded_answers or {}).get(name))
                 notebook.flagged = bool(result.flags)
             book.db.commit()
             return
@@ -233,6 +243,26 @@ def record(book, result) -> None:
             book.db.rollback()
             time.sleep(0.05 * (attempt + 1))
     raise GradingError(f"could not record {result.student}'s grade for {result.lab} in the gradebook")
+
+
+def _record_written(grade, result, graded: str | None) -> None:
+    answer = result.answers[grade.cell.name]
+    if grade.manual_score is None:
+        grade.auto_score = None if answer else 0.0  # nbgrader's rule: an untouched answer earns 0
+        grade.needs_manual_grade = bool(answer)
+    elif graded is not None and graded != answer:
+        grade.needs_manual_grade = True
+    flag = f"{WRITTEN_CHANGED}:{grade.cell.name}"
+    if grade.manual_score is not None and grade.needs_manual_grade and flag not in result.flags:
+        result.flags.append(flag)
+
+
+def graded_answers(result_file: Path) -> dict:
+    """The written answers (grade_id -> sha256) of a student's last grading, {} if none."""
+    try:
+        return dict(json.loads(Path(result_file).read_text()).get("answers") or {})
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def _job_result(job, timeout: float):
@@ -300,7 +330,7 @@ def grade_batch(
     if data_dir:
         kernel_env["COURSE_DATA_DIR"] = str(Path(data_dir).resolve())
 
-    jobs, cached = [], []
+    jobs, cached, answers_seen = [], [], {}
     for item in incoming:
         submitted = grading / "submitted" / item.student / lab / f"{lab}.ipynb"
         if item.data is not None:
@@ -317,6 +347,7 @@ def grade_batch(
             result=str(results_dir / f"{item.student}.json"), work_root=str(work_root),
             limits=asdict(limits), readable=[data_dir] if data_dir else [], env=kernel_env,
         )
+        answers_seen[item.student] = graded_answers(job.result)  # before a new grading replaces them
         previous = _cached(job, item, master_sha, limits)
         if previous is not None and not force:
             cached.append(previous)
@@ -325,8 +356,11 @@ def grade_batch(
 
     results = list(cached)
     with gradebook(grading, db_url) as book:
+        for item in incoming:  # the LMS's user/participant id, for the export's roster matching
+            if item.lms_id:
+                book.update_or_create_student(item.student, lms_user_id=item.lms_id)
         for result in cached:
-            record(book, result)
+            record(book, result, answers_seen.get(result.student))
         bar = _progress(len(incoming), len(cached), lab, workers, enabled=progress)
         timeout = limits.notebook_timeout + 300
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -334,7 +368,7 @@ def grade_batch(
             for future in as_completed(futures):
                 result = future.result()
                 result.master_sha256 = result.master_sha256 or master_sha
-                record(book, result)
+                record(book, result, answers_seen.get(result.student))
                 results.append(result)
                 bar.update(1)
                 bar.set_postfix_str(f"{result.student}: {result.score:g}/{result.max_score:g}")

@@ -54,6 +54,7 @@ class Result:
     submission_sha256: str = ""
     master_sha256: str = ""
     feedback: str = ""
+    answers: dict[str, str] = field(default_factory=dict)  # written answer grade_id -> sha256, "" if unanswered
 
     @classmethod
     def from_dict(cls, data: dict) -> "Result":
@@ -294,6 +295,7 @@ def grade(job: Job) -> Result:
             earned, status, message = _test_outcome(ran, reply, tampered)
         result.tests.append(TestResult(cid, earned, integrity.points(cell), status, message[:500]))
     result.score = sum(t.points for t in result.tests)
+    result.answers = integrity.written_answers(executed, master) if nb is not None else {}
     Path(job.autograded).mkdir(parents=True, exist_ok=True)
     nbformat.write(executed, Path(job.autograded) / f"{job.lab}.ipynb")
     result.seconds = round(time.perf_counter() - start, 2)
