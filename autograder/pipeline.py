@@ -3,7 +3,7 @@
     release(lab)                           solutions/<lab>  ->  labs/<lab> (student version), gradebook
     grade_batch(lab, submissions)          a folder or zip of submissions -> gradebook, CSV, reports, feedback
     autograde(lab, notebook, student)      one submission (a batch of one) -> Score
-    score_of(lab, student), export_grades  read the gradebook
+    score_of(lab, student), export_grades  read the gradebook (LMS files: autograder.export)
 
 ``grade_batch`` grades ``workers`` submissions at a time (default: one per core), each in its own
 worker process (:mod:`autograder.worker`) with its own sandboxed kernel (:mod:`autograder.sandbox`),
@@ -20,7 +20,6 @@ another SQLAlchemy URL, e.g. ``postgresql://grader@dbhost/course``.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
@@ -132,18 +131,10 @@ def score_of(lab: str, student: str, grading_dir: str | Path | None = None, db_u
 
 
 def export_grades(path: str | Path, grading_dir: str | Path | None = None, db_url: str | None = None) -> Path:
-    """Write every graded submission's score to a CSV (student, lab, score, max_score, flagged)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gradebook(grading_dir, db_url) as book, open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student", "lab", "score", "max_score", "flagged"])
-        for assignment in book.assignments:
-            for submission in sorted(assignment.submissions, key=lambda s: s.student_id):
-                flagged = any(nb.flagged for nb in submission.notebooks)
-                writer.writerow([submission.student_id, assignment.name, submission.score, submission.max_score,
-                                 int(flagged)])
-    return path
+    """Write every graded submission's score to a CSV (see :mod:`autograder.export`, format ``csv``)."""
+    from autograder import export
+
+    return export.write(path, "csv", grading_dir=grading_dir, db_url=db_url).path
 
 
 # --- batch grading -------------------------------------------------------------------------------
@@ -373,6 +364,10 @@ def grade_batch(
                 bar.update(1)
                 bar.set_postfix_str(f"{result.student}: {result.score:g}/{result.max_score:g}")
         bar.close()
+    if feedback and any(r.answers for r in results):  # the workers' feedback lacks the points given by hand
+        from autograder.feedback import refresh
+
+        refresh(lab, grading, db_url, hand_graded_only=True)
     results.sort(key=lambda r: r.student)
     seconds = time.perf_counter() - start
     paths = report.write(lab, results, grading / "reports" / lab, seconds=seconds, workers=workers,
