@@ -89,13 +89,17 @@ def load_config(grading_dir: str | Path | None = None, release_dir: str | Path |
     return config
 
 
-def _api(config):
-    from nbgrader.apps import NbGraderAPI
-
-    # nbgrader runs `alembic` from PATH when it creates a gradebook: make the venv's bin visible.
+def _alembic_on_path() -> None:
+    """nbgrader runs `alembic` from PATH when it creates a gradebook: make the venv's bin visible."""
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def _api(config):
+    from nbgrader.apps import NbGraderAPI
+
+    _alembic_on_path()
     return NbGraderAPI(config=config)
 
 
@@ -121,6 +125,7 @@ def gradebook(grading_dir: str | Path | None = None, db_url: str | None = None):
     from nbgrader.api import Gradebook
 
     config = load_config(grading_dir, db_url=db_url)
+    _alembic_on_path()
     return Gradebook(config.CourseDirectory.db_url, course_id=config.CourseDirectory.course_id)
 
 
