@@ -49,7 +49,7 @@ class Grade:
     score: float  # auto + manual
     max_score: float
     auto_score: float
-    manual_score: float
+    manual_score: float  # points given by hand, extra credit included
     needs_manual_grade: int  # cells still to grade by hand
     flagged: bool
 
@@ -88,7 +88,8 @@ def grades(grading_dir=None, db_url: str | None = None, labs: list[str] | None =
             maxima[assignment.name] = float(assignment.max_score)
             for submission in assignment.submissions:
                 cells = [g for nb in submission.notebooks for g in nb.grades]
-                manual = sum(g.manual_score for g in cells if g.manual_score is not None)
+                manual = sum(g.manual_score for g in cells if g.manual_score is not None) + sum(
+                    g.extra_credit or 0.0 for g in cells)  # formgrader's extra credit is given by hand too
                 auto = sum(g.auto_score or 0.0 for g in cells if g.manual_score is None)
                 found.setdefault(submission.student_id, {})[assignment.name] = Grade(
                     submission.student_id, assignment.name, float(submission.score), float(submission.max_score),

@@ -35,6 +35,7 @@ class HandGrade:
     max_points: float
     comment: str = ""
     needs_grading: bool = False  # a written answer not graded yet, or changed since it was graded
+    extra_credit: float = 0.0
 
 
 def hand_grades(book, lab: str, student: str, written: set[str] = frozenset()) -> dict[str, HandGrade]:
@@ -46,9 +47,10 @@ def hand_grades(book, lab: str, student: str, written: set[str] = frozenset()) -
         comments = {c.cell.name: (c.manual_comment or "").strip() for c in notebook.comments}
         for grade in notebook.grades:
             name = grade.cell.name
-            if name in written or grade.manual_score is not None or comments.get(name):
+            if name in written or grade.manual_score is not None or grade.extra_credit or comments.get(name):
                 found[name] = HandGrade(name, grade.manual_score, float(grade.max_score), comments.get(name, ""),
-                                        bool(grade.needs_manual_grade) and name in written)
+                                        bool(grade.needs_manual_grade) and name in written,
+                                        float(grade.extra_credit or 0.0))
         for name, comment in comments.items():
             if comment and name not in found:
                 found[name] = HandGrade(name, None, 0.0, comment)
@@ -62,7 +64,8 @@ def totals(result, hand: dict[str, HandGrade] | None = None) -> tuple[float, flo
     score = sum(hand[t.grade_id].points if t.grade_id in hand and hand[t.grade_id].points is not None else t.points
                 for t in result.tests)
     written = [h for h in hand.values() if h.grade_id not in tests and h.max_points]
-    return score + sum(h.points or 0.0 for h in written), result.max_score + sum(h.max_points for h in written)
+    extra = sum(h.extra_credit for h in hand.values())
+    return score + extra + sum(h.points or 0.0 for h in written), result.max_score + sum(h.max_points for h in written)
 
 
 def _hand_line(grade: HandGrade) -> str:
@@ -70,6 +73,8 @@ def _hand_line(grade: HandGrade) -> str:
         line = f"Not graded yet ({grade.max_points:g} points)."
     else:
         line = f"Graded by hand: {grade.points:g} / {grade.max_points:g} points."
+        if grade.extra_credit:
+            line = line[:-1] + f" + {grade.extra_credit:g} extra credit."
         if grade.needs_grading:
             line += " (The answer changed since; it will be graded again.)"
     return line + (f" Comment: {grade.comment}" if grade.comment else "")
@@ -97,6 +102,11 @@ def _redact_output(output, secrets: set[str]):
     return output
 
 
+def _cell(text: str, limit: int = 200) -> str:
+    """Text for one cell of a Markdown table: escaped, on one line, no column separator."""
+    return html.escape(" ".join(text.split()))[:limit].replace("|", "&#124;")
+
+
 def notebook(executed, master, result, hand: dict[str, HandGrade] | None = None) -> nbformat.NotebookNode:
     """The feedback notebook (no hidden test source, no test traceback), with ``hand`` grades and comments."""
     hand = hand or {}
@@ -106,14 +116,14 @@ def notebook(executed, master, result, hand: dict[str, HandGrade] | None = None)
     for t in result.tests:
         by_hand = hand.get(t.grade_id)
         points = by_hand.points if by_hand and by_hand.points is not None else t.points
-        note = f" (by hand: {html.escape(by_hand.comment)[:200]})" if by_hand and by_hand.comment else ""
+        note = f" (by hand: {_cell(by_hand.comment)})" if by_hand and by_hand.comment else ""
         rows.append(f"| `{t.grade_id}` | {points:g} / {t.max_points:g} | {MARK[t.status]} | "
                     f"{html.escape(t.message)[:200]}{note} |")
     for h in hand.values():
         if h.grade_id not in tests and h.max_points:
             shown = "-" if h.points is None else f"{h.points:g}"
             rows.append(f"| `{h.grade_id}` (written) | {shown} / {h.max_points:g} | "
-                        f"{'NOT GRADED YET' if h.points is None else 'GRADED BY HAND'} | {html.escape(h.comment)} |")
+                        f"{'NOT GRADED YET' if h.points is None else 'GRADED BY HAND'} | {_cell(h.comment)} |")
     rows = "\n".join(rows)
     score, maximum = totals(result, hand)
     flags = ", ".join(f"`{f}`" for f in result.flags) or "none"
