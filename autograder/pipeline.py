@@ -230,7 +230,7 @@ def record(book, result, graded_answers: dict | None = None) -> None:
                     if name in points:
                         grade.auto_score = points[name]
                         grade.needs_manual_grade = grade.manual_score is not None
-                    elif name in result.answers:
+                    else:  # not a test: a written answer, graded by hand
                         _record_written(grade, result, (graded_answers or {}).get(name))
                 notebook.flagged = bool(result.flags)
             book.db.commit()
@@ -242,7 +242,11 @@ def record(book, result, graded_answers: dict | None = None) -> None:
 
 
 def _record_written(grade, result, graded: str | None) -> None:
-    answer = result.answers[grade.cell.name]
+    answer = result.answers.get(grade.cell.name)  # None: no notebook was graded (missing, wrong lab, crash)
+    if answer is None:
+        if grade.manual_score is None:
+            grade.auto_score, grade.needs_manual_grade = 0.0, False  # nothing to grade
+        return
     if grade.manual_score is None:
         grade.auto_score = None if answer else 0.0  # nbgrader's rule: an untouched answer earns 0
         grade.needs_manual_grade = bool(answer)
