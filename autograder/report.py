@@ -100,13 +100,14 @@ def pass_rate_plot(items: list[Item], lab: str, path: Path) -> Path:
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(max(4.0, 0.6 * len(items) + 2), 3.5))
+    figure, axis = plt.subplots(figsize=(max(5.0, 0.6 * len(items) + 2), 3.5))
     colors = ["#cc6677" if i.checks else "#4477aa" for i in items]
-    axis.bar(range(len(items)), [100 * i.pass_rate for i in items], color=colors)
+    bars = axis.bar(range(len(items)), [100 * i.pass_rate for i in items], color=colors)
+    axis.bar_label(bars, labels=[f"{100 * i.pass_rate:.0f}%" for i in items], fontsize=8)
     axis.set_xticks(range(len(items)), [i.grade_id for i in items], rotation=45, ha="right", fontsize=8)
-    axis.set_ylim(0, 100)
+    axis.set_ylim(0, 110)
     axis.set_ylabel("pass rate (%)")
-    axis.set_title(f"{lab}: pass rate per test (red: check this test)")
+    axis.set_title(f"{lab}: pass rate per test (red: check this test)", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
