@@ -242,3 +242,16 @@ def test_written_answers_need_grading_and_keep_points_given_by_hand(graded):
     page = html.unescape(re.sub(r"<[^>]+>", "", (grading / "feedback" / "onlycount" / lab.LAB / f"{lab.LAB}.html").read_text()))
     assert "The answer changed since; it will be graded again." in page
     assert feedback.refresh(lab.LAB, grading) and len(feedback.refresh(lab.LAB, grading, hand_graded_only=True)) == 2
+
+
+def test_lms_ids_are_read_from_moodle_and_canvas_zips(tmp_path):
+    from autograder.submissions import collect
+
+    notebook = nbformat.writes(lab.solution_notebook()).encode()
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr(f"Dan Smith_1234_assignsubmission_file_/{lab.LAB}.ipynb", notebook)
+        handle.writestr(f"erin_late_55_66_{lab.LAB}.ipynb", notebook)
+        handle.writestr("frank.ipynb", notebook)
+    found = {i.student: i.lms_id for i in collect(archive, lab.LAB)}
+    assert found == {"Dan-Smith_1234": "1234", "erin": "55", "frank": None}
