@@ -67,45 +67,46 @@ def lines(path: Path) -> list[str]:
     return path.read_text().splitlines()
 
 
-def test_canvas_file_matches_the_documented_gradebook_layout(tmp_path, capsys, monkeypatch):
-    grading = tmp_path / "grading"
+@pytest.fixture(scope="module")
+def lms_gradebook(tmp_path_factory):
+    """One gradebook for every export test: the same grades for a student taken in from a Canvas zip
+    and one from a Moodle zip, a student matched by login/email, and one in neither roster."""
+    grading = tmp_path_factory.mktemp("lms") / "grading"
     fill_gradebook(grading, {
-        "adalovelace": ("1001", {"tiny": (3, 1.5), "extra": (4, None)}),  # from a Canvas zip: matched by user id
-        "dan": (None, {"tiny": (3, None)}),  # nbgrader folder named by login: matched by SIS Login ID
-        "ghost": ("2000", {"tiny": (1, 0)}),  # not in the roster
+        "adalovelace": ("1001", {"tiny": (3, 1.5), "extra": (4, None)}),  # Canvas zip: matched by user id
+        "Ada-Lovelace_501": ("501", {"tiny": (3, 1.5), "extra": (4, None)}),  # Moodle zip: by participant id
+        "dan": (None, {"tiny": (3, None)}),  # nbgrader folder: by SIS Login ID / the email's local part
+        "ghost": ("2000", {"tiny": (1, 0)}),  # in neither roster
     })
-    monkeypatch.setenv("COURSE_GRADING_DIR", str(grading))
+    return grading
+
+
+def test_canvas_file_matches_the_documented_gradebook_layout(lms_gradebook, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING_DIR", str(lms_gradebook))
     out = tmp_path / "canvas.csv"
     assert main(["export", str(out), "--format", "canvas", "--roster", str(FIXTURES / "canvas-gradebook-export.csv")]) == 0
     assert lines(out) == lines(FIXTURES / "canvas-import-expected.csv")
     printed = capsys.readouterr().out
-    assert "NOT IN THE ROSTER, not in the file (1): ghost" in printed
+    assert "NOT IN THE ROSTER, not in the file (2): Ada-Lovelace_501, ghost" in printed
     assert "without a graded submission, left blank (2): Noether, Emmy (1003), Student, Test (1099)" in printed
     assert "still to grade in formgrader (1): dan tiny" in printed
 
 
-def test_moodle_file_matches_the_documented_import_layout(tmp_path):
-    grading = tmp_path / "grading"
-    fill_gradebook(grading, {
-        "Ada-Lovelace_501": ("501", {"tiny": (3, 1.5), "extra": (4, None)}),  # from a Moodle zip: participant id
-        "dan": (None, {"tiny": (3, None)}),  # matched by the email's local part
-        "ghost": (None, {"extra": (2, None)}),
-    })
+def test_moodle_file_matches_the_documented_import_layout(lms_gradebook, tmp_path):
     result = export.write(tmp_path / "moodle.csv", "moodle", FIXTURES / "moodle-grading-worksheet.csv",
-                          grading_dir=grading)
+                          grading_dir=lms_gradebook)
     assert lines(result.path) == lines(FIXTURES / "moodle-import-expected.csv")
-    assert result.not_in_roster == ["ghost"] and result.without_grade == ["Emmy Noether (503)"]
+    assert result.not_in_roster == ["adalovelace", "ghost"] and result.without_grade == ["Emmy Noether (503)"]
 
-    plain = export.write(tmp_path / "grades.csv", "csv", grading_dir=grading)
+    plain = export.write(tmp_path / "grades.csv", "csv", grading_dir=lms_gradebook)
     rows = {(r["student"], r["lab"]): r for r in csv.DictReader(open(plain.path))}
-    assert len(rows) == 4 and plain.needs_manual_grade == ["dan tiny"]
+    assert len(rows) == 6 and plain.needs_manual_grade == ["dan tiny"]
     ada = rows[("Ada-Lovelace_501", "tiny")]
     assert (ada["score"], ada["auto_score"], ada["manual_score"], ada["max_score"]) == ("4.5", "3", "1.5", "5")
 
 
-def test_export_refuses_bad_input_with_a_clear_error(tmp_path):
-    grading = tmp_path / "grading"
-    fill_gradebook(grading, {"ada": (None, {"tiny": (3, 2)})})
+def test_export_refuses_bad_input_with_a_clear_error(lms_gradebook, tmp_path):
+    grading = lms_gradebook
     with pytest.raises(export.ExportError, match="needs --roster"):
         export.write(tmp_path / "c.csv", "canvas", grading_dir=grading)
     with pytest.raises(export.ExportError, match="not a Moodle grading worksheet: no column 'Identifier'"):
