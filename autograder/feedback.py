@@ -108,8 +108,11 @@ def _cell(text: str, limit: int = 200) -> str:
 
 
 def notebook(executed, master, result, hand: dict[str, HandGrade] | None = None) -> nbformat.NotebookNode:
-    """The feedback notebook (no hidden test source, no test traceback), with ``hand`` grades and comments."""
-    hand = hand or {}
+    """The feedback notebook (no hidden test source, no test traceback), with ``hand`` grades and comments
+    (without them, the written answers are shown as not graded yet)."""
+    if hand is None:
+        hand = {integrity.grade_id(c): HandGrade(integrity.grade_id(c), None, integrity.points(c), needs_grading=True)
+                for c in master.cells if integrity.is_written(c)}
     secrets = integrity.hidden_lines(master)
     tests = {t.grade_id: t for t in result.tests}
     rows = []

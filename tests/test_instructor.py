@@ -242,6 +242,8 @@ def test_written_answers_need_grading_and_keep_points_given_by_hand(graded):
     assert "hidden_values" not in page  # still no hidden test
     page = html.unescape(re.sub(r"<[^>]+>", "", (grading / "feedback" / "onlycount" / lab.LAB / f"{lab.LAB}.html").read_text()))
     assert "The answer changed since; it will be graded again." in page
+    page = html.unescape(re.sub(r"<[^>]+>", "", (grading / "feedback" / "shortanswer" / lab.LAB / f"{lab.LAB}.html").read_text()))
+    assert "Score: 3 / 5" in page and "Not graded yet (2 points)." in page  # the worker's feedback, before grading
     assert feedback.refresh(lab.LAB, grading) and len(feedback.refresh(lab.LAB, grading, hand_graded_only=True)) == 2
 
 
