@@ -59,12 +59,12 @@ def main(argv: list[str] | None = None) -> int:
 
     exporting = commands.add_parser("export", help="write grades (automatic + by hand) to a CSV or an LMS import file")
     exporting.add_argument("csv", nargs="?", default=None,
-                        help="output file (default: grading/grades.csv, grading/canvas.csv or grading/moodle.csv)")
-    exporting.add_argument("--format", default="csv", choices=["csv", "canvas", "moodle"],
-                        help="csv: every graded submission; canvas: Canvas's gradebook import CSV; "
-                             "moodle: Moodle's grade import CSV (default: csv)")
+                           help="output file (default: grading/grades.csv, grading/canvas.csv or grading/moodle.csv)")
+    exporting.add_argument("--format", default="csv", choices=list(export.FORMATS),
+                           help="csv: every graded submission; canvas: Canvas's gradebook import CSV; "
+                                "moodle: Moodle's grade import CSV (default: csv)")
     exporting.add_argument("--roster", default=None,
-                        help="the LMS's students: Canvas's gradebook export or Moodle's grading worksheet")
+                           help="the LMS's students: Canvas's gradebook export or Moodle's grading worksheet")
     exporting.add_argument("--lab", action="append", default=None, help="only this lab (repeatable; default: all)")
 
     refresh = commands.add_parser("feedback", help="rewrite a lab's HTML feedback with the points and comments "
