@@ -10,7 +10,7 @@ export PATH := $(BIN):$(PATH)
 export COURSE_DATA_DIR ?= $(wildcard $(abspath $(CURDIR)/../shared/data))
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test lint hooks stamp release check-release lab bench grade book clean
+.PHONY: setup run test lint hooks stamp release check-release lab formgrader feedback bench grade book clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,13 @@ grade: setup        ## grade a folder or zip of submissions: make grade LAB=mnis
 
 book: setup         ## the course website in build/book/html (lectures with outputs, released labs); NO_EXECUTE=1: no runs
 	$(BIN)/python -m book $(if $(NO_EXECUTE),--no-execute)
+
+formgrader: setup   ## nbgrader's formgrader on the batch grader's gradebook: grade written answers by hand
+	$(BIN)/jupyter server --notebook-dir=$(CURDIR) --ServerApp.default_url=/formgrader
+
+feedback: setup     ## rewrite a lab's feedback with the points and comments given in formgrader: make feedback LAB=...
+	@test -n "$(LAB)" || { echo "usage: make feedback LAB=<lab>"; exit 2; }
+	$(BIN)/python -m autograder feedback $(LAB)
 
 lab: setup          ## JupyterLab on the course
 	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)

@@ -4,7 +4,8 @@
     python -m autograder batch LAB SUBMISSIONS [options]    grade a folder or zip of submissions in parallel
     python -m autograder grade LAB NOTEBOOK --student ID     autograde one notebook, print its score
     python -m autograder check NOTEBOOK                      student self-check: exit 1 if a test fails
-    python -m autograder export [CSV]                        write the gradebook's scores to a CSV
+    python -m autograder export [OUT] --format canvas|moodle|csv [--roster FILE]   grades for an LMS
+    python -m autograder feedback LAB                        rewrite feedback with the points given by hand
 
 SUBMISSIONS is nbgrader's submitted/<student>/<lab>/ folder, a folder of <student>.ipynb files or an
 LMS zip export. The gradebook is grading/gradebook.db unless COURSE_GRADEBOOK_URL (or --db) names
@@ -16,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autograder import pipeline
+from autograder import export, pipeline
 from autograder.sandbox import Limits
 from course.selfcheck import CELL_TIMEOUT
 
@@ -53,8 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--full", action="store_true", help="full mode (default: fast mode, like the autograder)")
     check.add_argument("--timeout", type=float, default=CELL_TIMEOUT, help=f"seconds per cell (default {CELL_TIMEOUT:g})")
 
-    export = commands.add_parser("export", help="write grades to CSV")
-    export.add_argument("csv", nargs="?", default=str(pipeline.grading_root() / "grades.csv"))
+    exporting = commands.add_parser("export", help="write grades (automatic + by hand) to a CSV or an LMS import file")
+    exporting.add_argument("csv", nargs="?", default=None,
+                           help="output file (default: grading/grades.csv, grading/canvas.csv or grading/moodle.csv)")
+    exporting.add_argument("--format", default="csv", choices=list(export.FORMATS),
+                           help="csv: every graded submission; canvas: Canvas's gradebook import CSV; "
+                                "moodle: Moodle's grade import CSV (default: csv)")
+    exporting.add_argument("--roster", default=None,
+                           help="the LMS's students: Canvas's gradebook export or Moodle's grading worksheet")
+    exporting.add_argument("--lab", action="append", default=None, help="only this lab (repeatable; default: all)")
+
+    refresh = commands.add_parser("feedback", help="rewrite a lab's HTML feedback with the points and comments "
+                                                   "given by hand in formgrader")
+    refresh.add_argument("lab")
 
     args = parser.parse_args(argv)
 
@@ -83,8 +95,15 @@ def main(argv: list[str] | None = None) -> int:
 
             return selfcheck.main([args.notebook, "--timeout", str(args.timeout)] + (["--full"] if args.full else []))
         elif args.command == "export":
-            print(f"wrote {pipeline.export_grades(args.csv)}")
-    except (pipeline.GradingError, FileNotFoundError, ValueError) as exc:
+            out = args.csv or pipeline.grading_root() / ("grades.csv" if args.format == "csv" else f"{args.format}.csv")
+            print(export.describe(export.write(out, args.format, args.roster, args.lab)))
+        elif args.command == "feedback":
+            from autograder import feedback
+
+            paths = feedback.refresh(args.lab)
+            print(f"wrote the feedback of {len(paths)} submissions of {args.lab} "
+                  f"in {pipeline.grading_root() / 'feedback'}")
+    except (pipeline.GradingError, export.ExportError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

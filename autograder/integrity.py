@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 
-from course.testcells import grade_id, is_answer, is_test, nbgrader_meta, points  # noqa: F401 (re-exported)
+from course.testcells import grade_id, is_answer, is_test, is_written, nbgrader_meta, points  # noqa: F401 (re-exported)
 
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.DOTALL)
 
@@ -60,6 +61,18 @@ class LockLabCells(Preprocessor):
 
     def preprocess(self, nb, resources):
         return lock_lab_cells(nb), resources
+
+
+def written_answers(nb: NotebookNode, master_nb: NotebookNode) -> dict[str, str]:
+    """grade_id -> sha256 of each written answer in ``nb``; "" where it is still the release's stub."""
+    stubs = {grade_id(c): _normalized(c.source) for c in master_nb.cells if is_written(c)}
+    found = {}
+    for cell in nb.cells:
+        cid = grade_id(cell)
+        if cid in stubs and cid not in found:
+            text = _normalized(cell.source)
+            found[cid] = "" if text in ("", stubs[cid]) else hashlib.sha256(text.encode()).hexdigest()
+    return found
 
 
 def master(solution: Path, config=None) -> NotebookNode:

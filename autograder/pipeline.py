@@ -3,7 +3,7 @@
     release(lab)                           solutions/<lab>  ->  labs/<lab> (student version), gradebook
     grade_batch(lab, submissions)          a folder or zip of submissions -> gradebook, CSV, reports, feedback
     autograde(lab, notebook, student)      one submission (a batch of one) -> Score
-    score_of(lab, student), export_grades  read the gradebook
+    score_of(lab, student), export_grades  read the gradebook (LMS files: autograder.export)
 
 ``grade_batch`` grades ``workers`` submissions at a time (default: one per core), each in its own
 worker process (:mod:`autograder.worker`) with its own sandboxed kernel (:mod:`autograder.sandbox`),
@@ -20,7 +20,6 @@ another SQLAlchemy URL, e.g. ``postgresql://grader@dbhost/course``.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
@@ -136,18 +135,10 @@ def score_of(lab: str, student: str, grading_dir: str | Path | None = None, db_u
 
 
 def export_grades(path: str | Path, grading_dir: str | Path | None = None, db_url: str | None = None) -> Path:
-    """Write every graded submission's score to a CSV (student, lab, score, max_score, flagged)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gradebook(grading_dir, db_url) as book, open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student", "lab", "score", "max_score", "flagged"])
-        for assignment in book.assignments:
-            for submission in sorted(assignment.submissions, key=lambda s: s.student_id):
-                flagged = any(nb.flagged for nb in submission.notebooks)
-                writer.writerow([submission.student_id, assignment.name, submission.score, submission.max_score,
-                                 int(flagged)])
-    return path
+    """Write every graded submission's score to a CSV (see :mod:`autograder.export`, format ``csv``)."""
+    from autograder import export
+
+    return export.write(path, "csv", grading_dir=grading_dir, db_url=db_url).path
 
 
 # --- batch grading -------------------------------------------------------------------------------
@@ -206,9 +197,16 @@ def _recorded_cells(lab: str, grading: Path, db_url: str | None) -> dict:
         return {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
 
 
-def record(book, result) -> None:
+WRITTEN_CHANGED = "written-answer-changed"  # flag: a written answer graded by hand was changed since
+
+
+def record(book, result, graded_answers: dict | None = None) -> None:
     """Write one result into the gradebook: student, submission, one auto score per test cell.
 
+    Written answers (graded by hand in formgrader) keep their manual points. An unanswered one gets
+    0 automatically, an answered one needs grading; one graded by hand whose text differs from
+    ``graded_answers`` (the answers of the grading the instructor saw) needs grading again and is
+    flagged ``written-answer-changed:<id>`` until it is graded again, its points kept meanwhile.
     Safe to repeat (it updates) and to run from several processes at once: a unique-constraint
     race (two graders adding the same student) is retried.
     """
@@ -227,9 +225,12 @@ def record(book, result) -> None:
                 submission = book.add_submission(result.lab, result.student)
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
-                    if grade.cell.name in points:
-                        grade.auto_score = points[grade.cell.name]
+                    name = grade.cell.name
+                    if name in points:
+                        grade.auto_score = points[name]
                         grade.needs_manual_grade = grade.manual_score is not None
+                    else:  # not a test: a written answer, graded by hand
+                        _record_written(grade, result, (graded_answers or {}).get(name))
                 notebook.flagged = bool(result.flags)
             book.db.commit()
             return
@@ -237,6 +238,30 @@ def record(book, result) -> None:
             book.db.rollback()
             time.sleep(0.05 * (attempt + 1))
     raise GradingError(f"could not record {result.student}'s grade for {result.lab} in the gradebook")
+
+
+def _record_written(grade, result, graded: str | None) -> None:
+    answer = result.answers.get(grade.cell.name)  # None: no notebook was graded (missing, wrong lab, crash)
+    if answer is None:
+        if grade.manual_score is None:
+            grade.auto_score, grade.needs_manual_grade = 0.0, False  # nothing to grade
+        return
+    if grade.manual_score is None:
+        grade.auto_score = None if answer else 0.0  # nbgrader's rule: an untouched answer earns 0
+        grade.needs_manual_grade = bool(answer)
+    elif graded is not None and graded != answer:
+        grade.needs_manual_grade = True
+    flag = f"{WRITTEN_CHANGED}:{grade.cell.name}"
+    if grade.manual_score is not None and grade.needs_manual_grade and flag not in result.flags:
+        result.flags.append(flag)
+
+
+def graded_answers(result_file: Path) -> dict:
+    """The written answers (grade_id -> sha256) of a student's last grading, {} if none."""
+    try:
+        return dict(json.loads(Path(result_file).read_text()).get("answers") or {})
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def _job_result(job, timeout: float):
@@ -309,7 +334,7 @@ def grade_batch(
     if data_dir:
         kernel_env["COURSE_DATA_DIR"] = str(Path(data_dir).resolve())
 
-    jobs, cached = [], []
+    jobs, cached, answers_seen = [], [], {}
     for item in incoming:
         submitted = grading / "submitted" / item.student / lab / f"{lab}.ipynb"
         if item.data is not None:
@@ -326,6 +351,7 @@ def grade_batch(
             result=str(results_dir / f"{item.student}.json"), work_root=str(work_root),
             limits=asdict(limits), readable=[data_dir] if data_dir else [], env=kernel_env,
         )
+        answers_seen[item.student] = graded_answers(job.result)  # before a new grading replaces them
         previous = _cached(job, item, master_sha, limits)
         if previous is not None and not force:
             cached.append(previous)
@@ -334,18 +360,25 @@ def grade_batch(
 
     results = list(cached)
     with gradebook(grading, db_url) as book, executors.connect(scheduler, workers) as executor:
+        for item in incoming:  # the LMS's user/participant id, for the export's roster matching
+            if item.lms_id:
+                book.update_or_create_student(item.student, lms_user_id=item.lms_id)
         for result in cached:
-            record(book, result)
+            record(book, result, answers_seen.get(result.student))
         bar = _progress(len(incoming), len(cached), lab, executor.workers, enabled=progress)
         timeout = limits.notebook_timeout + 300
         for result in executor.grade(jobs, timeout):
             result.master_sha256 = result.master_sha256 or master_sha
-            record(book, result)
+            record(book, result, answers_seen.get(result.student))
             results.append(result)
             bar.update(1)
             bar.set_postfix_str(f"{result.student}: {result.score:g}/{result.max_score:g}")
         bar.close()
         isolation = executor.isolation(results)
+    if feedback and any(r.answers for r in results):  # the workers' feedback lacks the points given by hand
+        from autograder.feedback import refresh
+
+        refresh(lab, grading, db_url, hand_graded_only=True)
     results.sort(key=lambda r: r.student)
     seconds = time.perf_counter() - start
     paths = report.write(lab, results, grading / "reports" / lab, seconds=seconds, workers=executor.workers,

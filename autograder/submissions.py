@@ -8,7 +8,8 @@ Three layouts are recognised:
 * an LMS zip export: ``<student>.ipynb`` at the top, ``<student>/...ipynb`` folders (Moodle's
   ``<name>_<id>_assignsubmission_file_/`` becomes ``<name>_<id>``), or Canvas's
   ``<login>_[late_]<id>_<id>_<file>.ipynb``. Nothing is extracted to disk; oversized members are
-  refused (a zip bomb cannot fill the disk).
+  refused (a zip bomb cannot fill the disk). The LMS's own id of the student (Canvas's user id,
+  Moodle's participant id) is kept as ``lms_id``: the export matches it with the LMS's roster.
 
 Symbolic links are never followed: a notebook, a student's folder or a lab folder that is a link
 (or a zip member stored as one) is not read; the student is flagged ``symlink-refused`` and scores 0
@@ -28,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_NOTEBOOK_BYTES = 64 << 20
-CANVAS = re.compile(r"^(?P<student>[^_]+)_(?:late_)?\d+_\d+_", re.IGNORECASE)
+CANVAS = re.compile(r"^(?P<student>[^_]+)_(?:late_)?(?P<lms_id>\d+)_\d+_", re.IGNORECASE)
 MOODLE_SUFFIX = re.compile(r"_assignsubmission_\w*$")
+MOODLE_PARTICIPANT = re.compile(r"_(?P<lms_id>\d+)$")
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Incoming:
     data: bytes | None  # None: no notebook
     origin: str
     flags: list[str] = field(default_factory=list)
+    lms_id: str | None = None  # Canvas user id / Moodle participant id, when the LMS's export names it
 
 
 def student_id(name: str) -> str:
@@ -132,17 +135,24 @@ def _from_zip(archive: Path, lab: str) -> list[Incoming]:
     grouped: dict[str, list[tuple[str, bytes | None]]] = {}
     oversized: set[str] = set()
     refused: dict[str, list[str]] = {}
+    lms_ids: dict[str, str] = {}
     with zipfile.ZipFile(archive) as handle:
         for member in handle.infolist():
             parts = [p for p in member.filename.replace("\\", "/").split("/") if p and p != ".."]
             if member.is_dir() or not parts or not parts[-1].endswith(".ipynb") or "__MACOSX" in parts:
                 continue
+            lms_id = None
             if len(parts) > 1:
                 student = MOODLE_SUFFIX.sub("", parts[0])
+                participant = MOODLE_PARTICIPANT.search(student) if student != parts[0] else None
+                lms_id = participant["lms_id"] if participant else None
             else:
                 match = CANVAS.match(parts[0])
                 student = match["student"] if match else parts[0][: -len(".ipynb")]
+                lms_id = match["lms_id"] if match else None
             student = student_id(student)
+            if lms_id:
+                lms_ids[student] = lms_id
             if stat.S_ISLNK(member.external_attr >> 16):  # stored as a link: its data is the target's path
                 refused.setdefault(student, []).append("/".join(parts))
                 grouped.setdefault(student, [])
@@ -160,6 +170,7 @@ def _from_zip(archive: Path, lab: str) -> list[Incoming]:
             found.append(Incoming(student, None, str(archive), [f"{SYMLINK}:{name}" for name in refused[student]]))
             continue
         item = _choose(lab, notebooks, student, str(archive))
+        item.lms_id = lms_ids.get(student)
         if student in oversized:
             item.flags.append(f"too-large:>{MAX_NOTEBOOK_BYTES >> 20} MiB")
         found.append(item)

@@ -55,6 +55,7 @@ class Result:
     submission_sha256: str = ""
     master_sha256: str = ""
     feedback: str = ""
+    answers: dict[str, str] = field(default_factory=dict)  # written answer grade_id -> sha256, "" if unanswered
 
     @classmethod
     def from_dict(cls, data: dict) -> "Result":
@@ -382,6 +383,7 @@ def score(g: Grading) -> None:
             earned, status, message = _test_outcome(ran, g.outcomes.get(index))
         g.result.tests.append(TestResult(cid, earned, integrity.points(cell), status, message[:500]))
     g.result.score = sum(t.points for t in g.result.tests)
+    g.result.answers = integrity.written_answers(g.nb, g.master) if g.nb is not None else {}
 
 
 def write(g: Grading) -> None:

@@ -34,6 +34,12 @@ def is_answer(cell) -> bool:
     return bool(nbgrader_meta(cell).get("solution"))
 
 
+def is_written(cell) -> bool:
+    """A written answer graded by hand (nbgrader's "manually graded answer"): graded and an answer."""
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade")) and bool(meta.get("solution"))
+
+
 def points(cell) -> float:
     return float(nbgrader_meta(cell).get("points", 0) or 0)
 

@@ -1,7 +1,8 @@
 """A tiny test-only lab (NumPy only, graded in about a second) and hostile/broken submissions of any lab.
 
 ``make_course(folder)`` writes ``solutions/tiny/tiny.ipynb`` (two exercises, 3 points: 2 + 1) and
-returns the course folder. The ``*_submission`` helpers turn a released or solution notebook into the
+returns the course folder; with ``written=True`` the lab also has a written answer graded by hand
+(nbgrader's "manually graded answer", ``WRITTEN_POINTS`` more points). The ``*_submission`` helpers turn a released or solution notebook into the
 cheats and breakages the autograder must withstand; each returns notebook bytes.
 """
 
@@ -13,6 +14,8 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 LAB = "tiny"
+WRITTEN = "explain"  # grade_id of the written answer
+WRITTEN_POINTS = 2
 
 
 def _answer(grade_id: str, source: str):
@@ -25,7 +28,12 @@ def _test(grade_id: str, source: str, points: float):
         "grade": True, "grade_id": grade_id, "locked": True, "points": points, "schema_version": 3, "solution": False}})
 
 
-def solution_notebook() -> nbformat.NotebookNode:
+def _written(grade_id: str, source: str, points: float):
+    return new_markdown_cell(source, metadata={"nbgrader": {
+        "grade": True, "grade_id": grade_id, "locked": False, "points": points, "schema_version": 3, "solution": True}})
+
+
+def solution_notebook(written: bool = False) -> nbformat.NotebookNode:
     nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nb.cells = [
         new_markdown_cell("# Tiny lab\nTwo NumPy exercises, for the autograder's own tests."),
@@ -54,15 +62,18 @@ def solution_notebook() -> nbformat.NotebookNode:
                             "assert type(secret_result) is int and secret_result == 4, 'count of s in mississippi'\n"
                             "### END HIDDEN TESTS", 1),
     ]
+    if written:
+        nb.cells += [new_markdown_cell("Why does `count` return an `int` and not a float?"),
+                     _written(WRITTEN, "It counts items: a count is a whole number.", WRITTEN_POINTS)]
     return nb
 
 
-def make_course(folder) -> "Path":  # noqa: F821
+def make_course(folder, written: bool = False) -> "Path":  # noqa: F821
     from pathlib import Path
 
     course = Path(folder)
     (course / "solutions" / LAB).mkdir(parents=True, exist_ok=True)
-    nbformat.write(solution_notebook(), course / "solutions" / LAB / f"{LAB}.ipynb")
+    nbformat.write(solution_notebook(written), course / "solutions" / LAB / f"{LAB}.ipynb")
     return course
 
 
