@@ -75,16 +75,17 @@ def sparse_cooccurrence_counts(sequences: Iterable[Sequence[int]], size: int, wi
 
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"size={size!r}: the vocabulary needs at least one word")
+    gap = np.full(max(window, 0), -1, dtype=np.int64)  # between texts: no window reaches across
     encoded = []
     for sequence in sequences:
         ids = np.asarray(sequence, dtype=np.int64)
         if ids.size and ids.max() >= size:
             raise ValueError(f"word index {int(ids.max())} is outside the vocabulary of {size} words (0 to {size - 1})")
-        encoded.append((ids, ids))
+        encoded += [ids, gap]
+    flat = np.concatenate(encoded) if encoded else np.zeros(0, dtype=np.int64)
     counts = sparse.csr_matrix((size, size), dtype=np.int64)
-    for word, context in _pairs(encoded, window):
-        ones = np.ones(len(word), dtype=np.int64)
-        counts = counts + sparse.csr_matrix((ones, (word, context)), shape=(size, size))
+    for word, context in _pairs([(flat, flat)], window):  # one pass per offset over the whole corpus
+        counts = counts + sparse.csr_matrix((np.ones(len(word), dtype=np.int64), (word, context)), shape=(size, size))
     return counts
 
 
