@@ -183,3 +183,47 @@ def plot_word_groups(groups: Mapping[str, Sequence[str]], index: Mapping[str, np
     fig.tight_layout()
     plt.show()
     return fig
+
+
+@dataclass(frozen=True)
+class Agreement:
+    overlap: np.ndarray  # per word: how many of its k nearest neighbours the two spaces share
+    k: int
+    chance: float  # the mean overlap expected of two unrelated spaces: k * k / (words - 1)
+    spearman: float  # rank correlation of the cosine similarities of all word pairs
+
+    def __str__(self):
+        return (f"{self.overlap.mean():.2f} of the {self.k} nearest neighbours shared on average (chance "
+                f"{self.chance:.2f}); Spearman correlation of all pairwise cosines {self.spearman:.3f}")
+
+
+def agreement(vectors_a, vectors_b, k: int = 10) -> Agreement:
+    """How far two embeddings of the same words agree: neighbourhoods (under cosine) and pairwise cosines.
+
+    Row ``i`` of ``vectors_a`` and of ``vectors_b`` embed the same word (the spaces may differ in dimension).
+    For each word, the overlap of its ``k`` nearest neighbours in each space (itself excluded); over all
+    pairs of words, the Spearman correlation of their cosine similarities in the two spaces.
+    """
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(vectors_a, dtype=np.float64), np.asarray(vectors_b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or len(a) != len(b):
+        raise ValueError(f"expected two matrices with one row per word, the same words: got shapes {a.shape} and {b.shape}")
+    if not 1 <= k < len(a):
+        raise ValueError(f"k={k}: need 1 <= k < {len(a)} (the number of words)")
+    similarities = []
+    for vectors in (a, b):
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        if not norms.all():
+            raise ValueError("cosine similarity is undefined for a zero vector: drop the words without a vector")
+        unit = vectors / norms
+        similarities.append(unit @ unit.T)
+    pairs = np.triu_indices(len(a), k=1)
+    rho = float(spearmanr(similarities[0][pairs], similarities[1][pairs]).statistic)
+    tops = []
+    for similar in similarities:
+        similar = similar.copy()
+        np.fill_diagonal(similar, -np.inf)
+        tops.append(np.argsort(-similar, axis=1)[:, :k])
+    overlap = np.array([len(set(x) & set(y)) for x, y in zip(*tops)])
+    return Agreement(overlap, k, k * k / (len(a) - 1), rho)

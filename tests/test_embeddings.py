@@ -173,3 +173,25 @@ def test_keras_word_ranks_are_offset_by_index_from(glove_index, imdb_train_texts
     assert embeddings.check_embedding_matrix(matrix_from_ranks(3), list(seen), glove_index, tokenize) > 100
     with pytest.raises(AssertionError, match="look up the wrong row"):
         embeddings.check_embedding_matrix(matrix_from_ranks(0), list(seen), glove_index, tokenize)
+
+
+def test_agreement_of_a_space_with_itself_rotated_is_complete_and_with_noise_near_chance():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(200, 20))
+    rotation, _ = np.linalg.qr(rng.normal(size=(20, 20)))
+    same = embeddings.agreement(vectors, vectors @ rotation * 3.0, k=10)
+    assert same.overlap.shape == (200,) and (same.overlap == 10).all() and same.spearman == pytest.approx(1.0)
+    unrelated = embeddings.agreement(vectors, rng.normal(size=(200, 50)), k=10)
+    assert unrelated.chance == pytest.approx(100 / 199)
+    assert abs(unrelated.overlap.mean() - unrelated.chance) < 0.3 and abs(unrelated.spearman) < 0.05
+    assert "nearest neighbours" in str(unrelated)
+
+
+def test_agreement_rejects_mismatched_rows_bad_k_and_zero_vectors():
+    vectors = np.eye(5)
+    with pytest.raises(ValueError, match="same words"):
+        embeddings.agreement(vectors, vectors[:4])
+    with pytest.raises(ValueError, match="k=5"):
+        embeddings.agreement(vectors, vectors, k=5)
+    with pytest.raises(ValueError, match="zero vector"):
+        embeddings.agreement(vectors, np.vstack([vectors[:4], np.zeros(5)]), k=2)

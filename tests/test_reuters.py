@@ -204,3 +204,79 @@ def test_without_mirror_the_archive_is_downloaded_and_each_file_verified(empty_c
     assert "COURSE_DATA_DIR" in str(error.value) and server.url in str(error.value)
     assert not (empty_cache / "reuters" / "reut2-005.sgm").exists()
     assert not list(empty_cache.rglob("*.download")) and not list(empty_cache.rglob("*.tmp"))
+
+
+# --- the corpus as SGML (format parsing, cleaning, topics) -------------------------------------------------
+
+SGML = """<!DOCTYPE lewis SYSTEM "lewis.dtd">
+<REUTERS TOPICS="YES" LEWISSPLIT="TRAIN" CGISPLIT="TRAINING-SET" OLDID="1" NEWID="7">
+<TOPICS><D>grain</D><D>wheat</D></TOPICS>
+<TEXT>&#2;
+<TITLE>U.S. WHEAT &lt;WHT> UP</TITLE>
+<DATELINE>    CHICAGO, March 2 - </DATELINE><BODY>Wheat rose 5.93 pct,
+    traders said. Corn &amp; oats fell.
+ Reuter
+&#3;</BODY></TEXT>
+</REUTERS>
+<REUTERS TOPICS="NO" LEWISSPLIT="NOT-USED" CGISPLIT="TRAINING-SET" OLDID="2" NEWID="8">
+<TOPICS></TOPICS>
+<TEXT TYPE="BRIEF">&#2;
+<TITLE>BRIEF ONLY</TITLE>
+</TEXT>
+</REUTERS>
+"""
+
+
+def test_parse_sgml_extracts_the_fields_and_every_topic_code():
+    first, second = reuters.parse_sgml(SGML)
+    assert (first.newid, first.lewissplit, first.topics_attribute, first.modapte) == (7, "TRAIN", "YES", "train")
+    assert first.topics == ("grain", "wheat") and first.title == "U.S. WHEAT &lt;WHT> UP"
+    assert first.body.startswith("Wheat rose") and first.body.endswith("&#3;") and "CHICAGO" in first.dateline
+    assert (second.topics, second.body, second.modapte) == ((), "", None)
+    with pytest.raises(ValueError, match="NEWID"):
+        reuters.parse_sgml('<REUTERS TOPICS="YES" LEWISSPLIT="TRAIN">x</REUTERS>')
+
+
+def test_clean_decodes_entities_drops_control_characters_line_breaks_and_the_sign_off():
+    first, _ = reuters.parse_sgml(SGML)
+    assert reuters.clean(first.title) == "U.S. WHEAT <WHT> UP"
+    assert reuters.clean(first.body) == "Wheat rose 5.93 pct, traders said. Corn & oats fell."
+    assert reuters.clean("Reuters said Reuter is a name.") == "Reuters said Reuter is a name.", "only the final sign-off"
+
+
+def test_stories_modapte_split_and_where_kerass_46_topics_come_from(data_dir):
+    stories = reuters.load_stories()
+    assert len(stories) == 21_578 and [s.newid for s in stories[:3]] == [1, 2, 3]
+    train = [s for s in stories if s.modapte == "train"]
+    test = [s for s in stories if s.modapte == "test"]
+    assert (len(train), len(test)) == (9_603, 3_299)  # the ModApte split's published sizes
+    both = {t for s in train for t in s.topics} & {t for s in test for t in s.topics}
+    assert len(both) == 90
+    listed = reuters.all_topics()
+    assert len(listed) == 135 and listed == sorted(listed)
+    occurring = {t for s in stories for t in s.topics}
+    assert occurring <= set(listed) and len(occurring) == 120
+    first_codes = {}
+    for s in stories:
+        if s.topics:
+            first_codes[s.topics[0]] = first_codes.get(s.topics[0], 0) + 1
+    kept = [t for t, n in first_codes.items() if n >= reuters.MIN_SAMPLES_PER_TOPIC]  # first appearance order
+    assert tuple(kept) == reuters.get_label_names()
+    assert sum(first_codes[t] for t in kept) == reuters.NEWSWIRES
+
+
+def test_without_mirror_the_topic_list_comes_from_the_archive_verified(empty_cache, monkeypatch):
+    listing = b"acq\nalum\nwheat\n"
+    monkeypatch.setattr(reuters, "TOPICS_FILE", dataclasses.replace(reuters.TOPICS_FILE, sha256=hashlib.sha256(listing).hexdigest()))
+    monkeypatch.delenv("COURSE_DATA_DIR")
+    server = LocalServer(_tar_gz({"all-topics-strings.lc.txt": listing}), "reuters21578.tar.gz")
+    try:
+        monkeypatch.setattr(reuters, "ARCHIVE_URLS", (server.url,))
+        assert reuters.all_topics() == ["acq", "alum", "wheat"]
+    finally:
+        server.close()
+    assert reuters.all_topics() == ["acq", "alum", "wheat"]  # now from the cache
+    (empty_cache / "reuters" / "all-topics-strings.lc.txt").write_bytes(b"tampered\n")
+    monkeypatch.setattr(reuters, "ARCHIVE_URLS", ("http://127.0.0.1:9/unreachable.tar.gz",))
+    with pytest.raises(DatasetNotFoundError, match="all-topics-strings"):
+        reuters.all_topics()

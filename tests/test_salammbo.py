@@ -187,3 +187,37 @@ def test_contexts_may_differ_from_words():
     with pytest.raises(ValueError, match="duplicates"):
         cooccurrence_counts([["a"]], ["a", "a"])
     assert cooccurrence_counts([["a"], []], ["a"]).tolist() == [[0]]
+
+
+def test_sparse_counts_of_encoded_texts_equal_the_dense_counts():
+    from course.cooccurrence import sparse_cooccurrence_counts
+
+    documents = [tokenize("the cat sat on the mat and the dog sat on the cat"), tokenize("a dog, a cat; the end")]
+    words = vocabulary(documents)
+    known = [w for w in words if w != "end"]
+    dense = cooccurrence_counts(documents, known, window=3)
+    ids = [[known.index(w) if w in known else -1 for w in d] for d in documents]
+    counts = sparse_cooccurrence_counts(ids, len(known), window=3)
+    assert counts.shape == dense.shape and counts.dtype == np.int64
+    np.testing.assert_array_equal(counts.toarray(), dense)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        sparse_cooccurrence_counts([[0, len(known)]], len(known))
+    with pytest.raises(ValueError, match="window=0"):
+        sparse_cooccurrence_counts(ids, len(known), window=0)
+
+
+def test_positive_pmi_by_hand_and_sparse_equals_dense():
+    from scipy import sparse
+
+    from course.cooccurrence import positive_pmi
+
+    counts = np.array([[0, 2, 1], [2, 0, 0], [1, 0, 4]])
+    expected = np.zeros((3, 3))
+    total, rows = counts.sum(), counts.sum(axis=1)
+    for i, j in zip(*np.nonzero(counts)):
+        expected[i, j] = max(0.0, np.log2(total * counts[i, j] / (rows[i] * rows[j])))
+    np.testing.assert_allclose(positive_pmi(counts), expected)
+    np.testing.assert_allclose(positive_pmi(sparse.csr_matrix(counts)).toarray(), expected)
+    assert (expected > 0).sum() < np.count_nonzero(counts), "a pair seen less often than chance is clipped to 0"
+    with pytest.raises(ValueError, match="negative"):
+        positive_pmi(-counts)

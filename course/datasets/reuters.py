@@ -34,7 +34,10 @@ encoded set is computed once and cached. Copyright Reuters Ltd.; free distributi
 from __future__ import annotations
 
 import gzip
+import html
+import re
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +83,8 @@ _SGM_SHA256 = {
 # The mirror's gzipped copies (mirror only) and the original files (cached from the archive).
 MIRROR_FILES = tuple(DataFile(f"{name}.sgm.gz", gz, ARCHIVE_URLS) for name, (gz, _) in _SGM_SHA256.items())
 SGM_FILES = tuple(DataFile(f"{name}.sgm", sgm, ARCHIVE_URLS) for name, (_, sgm) in _SGM_SHA256.items())
+# The list of the 135 TOPICS categories (one per line) that comes with the corpus.
+TOPICS_FILE = DataFile("all-topics-strings.lc.txt", "f905159a05733e2fd3c99e34d86ac1691582510af14d779c26829e75a117ac42", ARCHIVE_URLS)
 # Bump when the derivation or the cached layout changes, so stale caches are never read.
 _CACHE_NAME = "reuters-keras-v1.npz"
 
@@ -167,6 +172,101 @@ def load_texts(test_split=0.2, seed=113):
     array, labels = array[order], np.array(labels, dtype=np.int64)[order]
     cut = int(len(array) * (1 - test_split))
     return (array[:cut], labels[:cut]), (array[cut:], labels[cut:])
+
+
+# --- the corpus as SGML: stories with their fields -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Story:
+    """One ``<REUTERS>`` element of Reuters-21578, its fields as they stand in the SGML (entities kept)."""
+
+    newid: int  # NEWID, 1 to 21578
+    lewissplit: str  # TRAIN, TEST or NOT-USED
+    topics_attribute: str  # TOPICS="YES" (indexed for topics), "NO" or "BYPASS"
+    topics: tuple[str, ...]  # the <D> codes of <TOPICS>, in order; often none, sometimes several
+    title: str  # <TITLE>, "" when absent
+    dateline: str
+    body: str  # <BODY>, "" for stories without one (TYPE="BRIEF", "UNPROC")
+
+    @property
+    def modapte(self) -> str | None:
+        """The story's side of the ModApte split: "train", "test", or None (not used)."""
+        if self.topics_attribute != "YES" or self.lewissplit == "NOT-USED":
+            return None
+        return {"TRAIN": "train", "TEST": "test"}[self.lewissplit]
+
+
+_STORY = re.compile(r"<REUTERS ([^>]*)>(.*?)</REUTERS>", re.DOTALL)
+_ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
+
+
+def _field(tag: str, text: str) -> str:
+    found = re.search(f"<{tag}>(.*?)</{tag}>", text, re.DOTALL)
+    return found.group(1) if found else ""
+
+
+def parse_sgml(text: str) -> list[Story]:
+    """Parse the ``<REUTERS>`` elements of one ``.sgm`` file's text (format parsing, before any cleaning)."""
+    stories = []
+    for attributes, content in _STORY.findall(text):
+        attrs = dict(_ATTRIBUTE.findall(attributes))
+        missing = {"NEWID", "LEWISSPLIT", "TOPICS"} - set(attrs)
+        if missing:
+            raise ValueError(f"<REUTERS {attributes}> lacks the attribute(s) {', '.join(sorted(missing))}")
+        stories.append(Story(
+            newid=int(attrs["NEWID"]), lewissplit=attrs["LEWISSPLIT"], topics_attribute=attrs["TOPICS"],
+            topics=tuple(re.findall(r"<D>(.*?)</D>", _field("TOPICS", content))),
+            title=_field("TITLE", content), dateline=_field("DATELINE", content), body=_field("BODY", content),
+        ))
+    return stories
+
+
+def sgml_texts() -> list[str]:
+    """The raw text of the 22 ``reut2-NNN.sgm`` files, in name order (verified; decoded as latin-1)."""
+    return _sgm_texts()
+
+
+def load_stories() -> list[Story]:
+    """All 21,578 stories of Reuters-21578 in file order (NEWID 1 to 21578), parsed from the SGML."""
+    return [story for text in _sgm_texts() for story in parse_sgml(text)]
+
+
+def all_topics() -> list[str]:
+    """The 135 topic categories that the corpus lists (``all-topics-strings.lc.txt``), alphabetical."""
+    mirror = data_dir()
+    path = mirror / DATASET / TOPICS_FILE.name if mirror else None
+    if not (path and path.is_file()):
+        path = cache_dir() / DATASET / TOPICS_FILE.name
+        if not (path.is_file() and TOPICS_FILE.accepts(sha256_of(path))):
+            notes = []
+            for url in ARCHIVE_URLS:
+                try:
+                    _extract_from_archive(url, path.parent, (TOPICS_FILE,))
+                    break
+                except (OSError, ChecksumError, tarfile.TarError) as exc:
+                    notes.append(f"{url}: {exc}")
+            else:
+                raise DatasetNotFoundError(
+                    f"The Reuters-21578 topic list {TOPICS_FILE.name} is neither in the mirror ($COURSE_DATA_DIR) nor in "
+                    f"{path.parent}, and the archive could not be downloaded ({'; '.join(notes)})."
+                )
+    digest = sha256_of(path)
+    if not TOPICS_FILE.accepts(digest):
+        raise ChecksumError(f"{path} fails its sha256 check (sha256 is {digest}, expected {TOPICS_FILE.sha256})")
+    return path.read_text(encoding="ascii").split()
+
+
+_REUTER_SIGN_OFF = re.compile(r"\s*\bReuter\s*$")
+
+
+def clean(text: str) -> str:
+    """A field's plain text: SGML entities decoded (``&lt;`` -> ``<``), control characters (``&#3;``) and the
+    closing ``Reuter`` sign-off removed, runs of white space (the wire's line breaks) made single spaces."""
+    text = html.unescape(text)
+    text = "".join(" " if (ord(c) < 32 or ord(c) == 127) else c for c in text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return _REUTER_SIGN_OFF.sub("", text)
 
 
 def _check_split(test_split) -> None:
@@ -282,8 +382,8 @@ def _original_files() -> list[Path]:
     )
 
 
-def _extract_from_archive(url: str, folder: Path) -> None:
-    """Download the archive, then write each .sgm member into the cache once its sha256 matches."""
+def _extract_from_archive(url: str, folder: Path, files: tuple[DataFile, ...] = ()) -> None:
+    """Download the archive, then write each member (default: the .sgm files) into the cache once its sha256 matches."""
     folder.mkdir(parents=True, exist_ok=True)
     archive_path = folder / ".reuters21578.tar.gz.download"
     try:
@@ -291,7 +391,7 @@ def _extract_from_archive(url: str, folder: Path) -> None:
             _download(url, out, "reuters21578.tar.gz")
         with tarfile.open(archive_path, "r:gz") as archive:
             members = {Path(m.name).name: m for m in archive.getmembers() if m.isfile()}
-            for file in SGM_FILES:
+            for file in files or SGM_FILES:
                 if file.name not in members:
                     raise ChecksumError(f"{url} has no member {file.name}")
                 data = archive.extractfile(members[file.name]).read()
