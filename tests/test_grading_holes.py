@@ -6,6 +6,7 @@ and disk. The tiny lab (tests/grading_lab.py) keeps each grading to a few second
 import argparse
 import dataclasses
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -156,17 +157,21 @@ def test_the_release_locks_every_lab_code_cell():
 
 
 def test_an_edited_threshold_in_the_text_encoding_lab_is_restored_and_flagged(tmp_path):
-    """The cheat of the issue, on the real lab: ``IMDB_THRESHOLD = 0.0`` in the lab's own cell."""
+    """The cheat of the issue, on the real lab: ``IMDB_THRESHOLD = 0.0`` in the lab's own cell (whichever
+    threshold the lab's own cells set today)."""
     config = pipeline.load_config(tmp_path / "g")
     master = integrity.master(pipeline.SOLUTIONS / "text-encoding" / "text-encoding.ipynb", config)
     student = nbformat.read(pipeline.LABS / "text-encoding" / "text-encoding.ipynb", as_version=4)
-    index = next(i for i, c in enumerate(student.cells) if c.source.startswith("IMDB_THRESHOLD ="))
-    student.cells[index].source = "IMDB_THRESHOLD = 0.0"
+    setting = re.compile(r"^([A-Z_]+_THRESHOLD) = rt\.choose\(", re.M)
+    index = next(i for i, c in enumerate(student.cells) if c.cell_type == "code" and not integrity.is_answer(c)
+                 and setting.search(c.source))
+    name = setting.search(student.cells[index].source).group(1)
+    student.cells[index].source = f"{name} = 0.0"
     nb, flags = integrity.assemble(master, student)
     cid = integrity.grade_id(student.cells[index])
     assert f"edited-locked-cell-restored:{cid}" in flags
-    assert "IMDB_THRESHOLD = 0.0" not in "\n".join(c.source for c in nb.cells)
-    assert any(c.source.startswith("IMDB_THRESHOLD = rt.choose(") for c in nb.cells)
+    assert f"{name} = 0.0" not in "\n".join(c.source for c in nb.cells)
+    assert any(re.search(rf"^{name} = rt\.choose\(", c.source, re.M) for c in nb.cells)
     untouched, clean = integrity.assemble(master, nbformat.read(pipeline.LABS / "text-encoding" /
                                                                 "text-encoding.ipynb", as_version=4))
     assert clean == [] and untouched is not None
