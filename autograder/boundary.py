@@ -60,6 +60,12 @@ KERAS_CLASSES = {
     "LSTM": {"keras.layers"}, "GRU": {"keras.layers"}, "SimpleRNNCell": {"keras.layers"},
     "LSTMCell": {"keras.layers"}, "GRUCell": {"keras.layers"}, "Bidirectional": {"keras.layers"},
     "RandomFlip": {"keras.layers"}, "RandomRotation": {"keras.layers"}, "RandomZoom": {"keras.layers"},
+    "GlobalAveragePooling1D": {"keras.layers"}, "GlobalMaxPooling2D": {"keras.layers"},
+    "AveragePooling1D": {"keras.layers"}, "SpatialDropout1D": {"keras.layers"}, "LayerNormalization": {"keras.layers"},
+    "Add": {"keras.layers"}, "Concatenate": {"keras.layers"}, "ReLU": {"keras.layers"}, "Softmax": {"keras.layers"},
+    "ZeroPadding2D": {"keras.layers"}, "SeparableConv2D": {"keras.layers"}, "DepthwiseConv2D": {"keras.layers"},
+    "RandomTranslation": {"keras.layers"}, "RandomContrast": {"keras.layers"}, "RandomCrop": {"keras.layers"},
+    "GaussianNoise": {"keras.layers"},
     "DTypePolicy": {"keras"}, "FloatDTypePolicy": {"keras"},
     **{name: {"keras.initializers"} for name in (
         "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "Zeros", "Ones", "RandomNormal", "RandomUniform",
@@ -67,6 +73,19 @@ KERAS_CLASSES = {
     **{name: {"keras.regularizers"} for name in ("L1", "L2", "L1L2")},
     **{name: {"keras.constraints"} for name in ("MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm")},
 }
+# compile_config: the student's choice of optimizer, schedule, loss and metrics (a builder's decision)
+for _module, _names in {
+    "keras.optimizers": ("SGD", "RMSprop", "Adam", "AdamW", "Adadelta", "Adagrad", "Adamax", "Nadam", "Ftrl", "Lion"),
+    "keras.optimizers.schedules": ("ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay",
+                                   "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts"),
+    "keras.losses": ("BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+                     "MeanSquaredError", "MeanAbsoluteError", "Hinge", "BinaryFocalCrossentropy"),
+    "keras.metrics": ("Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "AUC",
+                      "Precision", "Recall", "F1Score", "MeanSquaredError", "MeanAbsoluteError",
+                      "TopKCategoricalAccuracy"),
+}.items():
+    for _name in _names:
+        KERAS_CLASSES.setdefault(_name, set()).add(_module)
 KERAS_MAX_CONFIG = 4 << 20
 
 
@@ -104,7 +123,8 @@ def rebuild_keras(config_path: str, weights_path: str):
         raise wire.WireError("garbled Keras config") from None
     if not isinstance(config, dict) or config.get("class_name") not in ("Sequential", "Functional"):
         raise wire.Unsupported("only Sequential and functional Keras models are accepted")
-    config.pop("compile_config", None)  # optimizer and loss: not needed to evaluate the model, never rebuilt
+    # The optimizer, loss and metrics cross too (a builder's choice is part of the answer), after the same
+    # allow-list check as the layers: only Keras's own classes, or names Keras resolves to them.
     check_keras_config(config)
     with keras.saving.custom_object_scope({}):
         model = keras.saving.deserialize_keras_object(config, safe_mode=True)

@@ -148,6 +148,33 @@ def test_a_compiled_keras_model_crosses_as_config_and_weights(tmp_path):
     assert [type(layer).__name__ for layer in rebuilt.layers] == ["Conv2D", "Flatten", "Dropout", "Dense"]
 
 
+def test_the_optimizer_loss_and_metrics_a_builder_chose_cross_with_the_model(tmp_path):
+    """A builder's compile() is part of the answer (word-embeddings Ex. 5: any optimizer, any step)."""
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=(10,)), keras.layers.Embedding(50, 4),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1, activation="sigmoid")])
+    schedule = keras.optimizers.schedules.CosineDecay(3e-3, decay_steps=100)
+    model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
+                  loss=keras.losses.BinaryCrossentropy(label_smoothing=0.1), metrics=["accuracy"])
+    (tmp_path / "a").mkdir()
+    wire.encode(model, tmp_path / "a")
+    rebuilt = wire.decode(tmp_path / "a", keras_model=boundary.rebuild_keras)
+    assert rebuilt.compiled and type(rebuilt.optimizer).__name__ == "SGD"
+    assert rebuilt.optimizer.get_config()["momentum"] == pytest.approx(0.9)
+    assert type(rebuilt.loss).__name__ == "BinaryCrossentropy" and rebuilt.loss.get_config()["label_smoothing"] == 0.1
+    rebuilt.fit(np.zeros((4, 10), "int32"), np.array([0, 1, 0, 1]), epochs=1, verbose=0)  # trains as compiled
+
+    class Sneaky(keras.optimizers.Adam):
+        pass
+
+    model.compile(optimizer=Sneaky(), loss="binary_crossentropy")
+    (tmp_path / "b").mkdir()
+    wire.encode(model, tmp_path / "b")
+    with pytest.raises(wire.Unsupported):
+        wire.decode(tmp_path / "b", keras_model=boundary.rebuild_keras)
+
+
 def test_pandas_objects_cross_as_data(tmp_path):
     import pandas as pd
 
