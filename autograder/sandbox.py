@@ -211,11 +211,13 @@ class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel starts under :func:`kernel_command`.
 
     ``sandbox`` is set by the worker: ``dict(limits=Limits, scratch=Path, ipc=Path, readable=[...],
-    env={...}, processes=ProcessLimit, stderr=Path)``; the kernel's standard error goes to ``stderr``
-    (what a kernel that dies at start said). Without bwrap the kernel works in ``scratch``.
+    env={...}, processes=ProcessLimit)``. Without bwrap the kernel works in ``scratch``. The end of
+    the kernel's standard error (what a kernel that dies at start said) is kept in :attr:`stderr_tail`
+    (a pipe drained by a thread: the kernel cannot fill a disk or the worker's memory through it).
     """
 
     sandbox: dict = {}
+    stderr_keep = 4096
 
     def format_kernel_cmd(self, extra_arguments=None):
         argv = super().format_kernel_cmd(extra_arguments)
@@ -224,23 +226,28 @@ class SandboxKernelManager(AsyncKernelManager):
                               box.get("processes"))
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
-        if self.sandbox.get("stderr"):
-            with open(self.sandbox["stderr"], "ab") as handle:  # Popen keeps its own descriptor
-                kw["stderr"] = handle
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
-        return await super()._async_launch_kernel(kernel_cmd, **kw)
+        import threading
 
+        kw["stderr"] = subprocess.PIPE
+        self._stderr = b""
+        result = await super()._async_launch_kernel(kernel_cmd, **kw)
+        stream = self.provisioner.process.stderr
 
-def stderr_tail(path: Path, limit: int = 600) -> str:
-    """The end of what a kernel wrote to standard error, on one line (for a flag)."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, Path(path).stat().st_size - 4 * limit))
-            text = handle.read().decode(errors="replace")
-    except OSError:
-        return ""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return " | ".join(lines)[-limit:]
+        def drain():
+            for chunk in iter(lambda: stream.read1(65536), b""):
+                self._stderr = (self._stderr + chunk)[-self.stderr_keep:]
+
+        self._drain = threading.Thread(target=drain, daemon=True)
+        self._drain.start()
+        return result
+
+    def stderr_tail(self, limit: int = 600) -> str:
+        """The end of what the kernel wrote to standard error, on one line (for a flag)."""
+        drain = getattr(self, "_drain", None)
+        if drain is not None:
+            drain.join(timeout=2)
+        text = getattr(self, "_stderr", b"").decode(errors="replace")
+        return " | ".join(line.strip() for line in text.splitlines() if line.strip())[-limit:]
 
 
 # --- limits that hold for a whole grading: processes, disk ------------------------------------------
