@@ -3,18 +3,25 @@
 The grading worker (trusted: it holds the hidden tests and never runs student code itself) starts
 the kernel through :class:`SandboxKernelManager`. The kernel command becomes::
 
-    python -c <set rlimits, exec>  bwrap <namespaces, read-only system>  python -m ipykernel_launcher
+    python -c <join a pids cgroup, set rlimits, exec>  bwrap <namespaces, mounts>  python -m ipykernel_launcher
+
+Every limit is declared once, with its help, in :class:`Limits` (the CLI builds its flags from it).
 
 * **Limits** (everywhere): ``RLIMIT_DATA`` (heap and anonymous memory: a memory bomb gets
-  ``MemoryError``), ``RLIMIT_FSIZE`` (no file larger than ``file_size``), no core dumps.
+  ``MemoryError``), ``RLIMIT_FSIZE`` at the disk quota, no core dumps; processes: a pids cgroup per
+  submission (:class:`ProcessLimit`), else ``RLIMIT_NPROC`` for a non-root grader, else the flag
+  ``no-process-limit``.
 * **bubblewrap** (Linux with ``bwrap``; Debian's ``bubblewrap`` package): new user, pid, network,
   ipc and uts namespaces; the sandbox sees only the system folders, the Python environment, the
-  ``course`` package and the data mirror, all read-only, a size-limited tmpfs ``/tmp``, and one
-  writable scratch folder. No network (not even loopback). The kernel runs as ``nobody`` with no
-  capabilities, and every process it starts dies with it (``--die-with-parent`` and the pid
-  namespace): nothing outlives the grading.
-* Without bwrap (an instructor's laptop) only the limits apply; :func:`sandbox_mode` says so and the
-  batch report prints it. Leftover processes are then found by a token in their environment and killed.
+  ``course`` package and the data mirror, all read-only. It may write only to a size-limited tmpfs
+  ``/tmp`` (its working folder :data:`WORK`, HOME, caches: the disk quota, never the host's disk)
+  and a small ``/dev/shm``; ``/tmp`` is mounted before the binds, so a repository under ``/tmp``
+  stays visible, and the root and ``/dev`` are read-only. No network (not even loopback). The kernel
+  runs as ``nobody`` with no capabilities, and every process it starts dies with it
+  (``--die-with-parent`` and the pid namespace): nothing outlives the grading.
+* Without bwrap (an instructor's laptop) only the limits apply, and the worker watches the scratch
+  folder's size; :func:`sandbox_mode` says so and the batch report prints it. Leftover processes are
+  then killed (the pids cgroup, or a token in their environment).
 
 The kernel talks to the worker over Unix sockets (``transport="ipc"``) in a folder bound into the
 sandbox, which works across network namespaces, and is interrupted by a control message (a signal
