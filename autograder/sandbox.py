@@ -3,18 +3,25 @@
 The grading worker (trusted: it holds the hidden tests and never runs student code itself) starts
 the kernel through :class:`SandboxKernelManager`. The kernel command becomes::
 
-    python -c <set rlimits, exec>  bwrap <namespaces, read-only system>  python -m ipykernel_launcher
+    python -c <join a pids cgroup, set rlimits, exec>  bwrap <namespaces, mounts>  python -m ipykernel_launcher
+
+Every limit is declared once, with its help, in :class:`Limits` (the CLI builds its flags from it).
 
 * **Limits** (everywhere): ``RLIMIT_DATA`` (heap and anonymous memory: a memory bomb gets
-  ``MemoryError``), ``RLIMIT_FSIZE`` (no file larger than ``file_size``), no core dumps.
+  ``MemoryError``), ``RLIMIT_FSIZE`` at the disk quota, no core dumps; processes: a pids cgroup per
+  submission (:class:`ProcessLimit`), else ``RLIMIT_NPROC`` for a non-root grader, else the flag
+  ``no-process-limit``.
 * **bubblewrap** (Linux with ``bwrap``; Debian's ``bubblewrap`` package): new user, pid, network,
   ipc and uts namespaces; the sandbox sees only the system folders, the Python environment, the
-  ``course`` package and the data mirror, all read-only, a size-limited tmpfs ``/tmp``, and one
-  writable scratch folder. No network (not even loopback). The kernel runs as ``nobody`` with no
-  capabilities, and every process it starts dies with it (``--die-with-parent`` and the pid
-  namespace): nothing outlives the grading.
-* Without bwrap (an instructor's laptop) only the limits apply; :func:`sandbox_mode` says so and the
-  batch report prints it. Leftover processes are then found by a token in their environment and killed.
+  ``course`` package and the data mirror, all read-only. It may write only to a size-limited tmpfs
+  ``/tmp`` (its working folder :data:`WORK`, HOME, caches: the disk quota, never the host's disk)
+  and a small ``/dev/shm``; ``/tmp`` is mounted before the binds, so a repository under ``/tmp``
+  stays visible, and the root and ``/dev`` are read-only. No network (not even loopback). The kernel
+  runs as ``nobody`` with no capabilities, and every process it starts dies with it
+  (``--die-with-parent`` and the pid namespace): nothing outlives the grading.
+* Without bwrap (an instructor's laptop) only the limits apply, and the worker watches the scratch
+  folder's size; :func:`sandbox_mode` says so and the batch report prints it. Leftover processes are
+  then killed (the pids cgroup, or a token in their environment).
 
 The kernel talks to the worker over Unix sockets (``transport="ipc"``) in a folder bound into the
 sandbox, which works across network namespaces, and is interrupted by a control message (a signal
@@ -211,11 +218,13 @@ class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel starts under :func:`kernel_command`.
 
     ``sandbox`` is set by the worker: ``dict(limits=Limits, scratch=Path, ipc=Path, readable=[...],
-    env={...}, processes=ProcessLimit, stderr=Path)``; the kernel's standard error goes to ``stderr``
-    (what a kernel that dies at start said). Without bwrap the kernel works in ``scratch``.
+    env={...}, processes=ProcessLimit)``. Without bwrap the kernel works in ``scratch``. The end of
+    the kernel's standard error (what a kernel that dies at start said) is kept in :attr:`stderr_tail`
+    (a pipe drained by a thread: the kernel cannot fill a disk or the worker's memory through it).
     """
 
     sandbox: dict = {}
+    stderr_keep = 4096
 
     def format_kernel_cmd(self, extra_arguments=None):
         argv = super().format_kernel_cmd(extra_arguments)
@@ -224,23 +233,28 @@ class SandboxKernelManager(AsyncKernelManager):
                               box.get("processes"))
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
-        if self.sandbox.get("stderr"):
-            with open(self.sandbox["stderr"], "ab") as handle:  # Popen keeps its own descriptor
-                kw["stderr"] = handle
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
-        return await super()._async_launch_kernel(kernel_cmd, **kw)
+        import threading
 
+        kw["stderr"] = subprocess.PIPE
+        self._stderr = b""
+        result = await super()._async_launch_kernel(kernel_cmd, **kw)
+        stream = self.provisioner.process.stderr
 
-def stderr_tail(path: Path, limit: int = 600) -> str:
-    """The end of what a kernel wrote to standard error, on one line (for a flag)."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, Path(path).stat().st_size - 4 * limit))
-            text = handle.read().decode(errors="replace")
-    except OSError:
-        return ""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return " | ".join(lines)[-limit:]
+        def drain():
+            for chunk in iter(lambda: stream.read1(65536), b""):
+                self._stderr = (self._stderr + chunk)[-self.stderr_keep:]
+
+        self._drain = threading.Thread(target=drain, daemon=True)
+        self._drain.start()
+        return result
+
+    def stderr_tail(self, limit: int = 600) -> str:
+        """The end of what the kernel wrote to standard error, on one line (for a flag)."""
+        drain = getattr(self, "_drain", None)
+        if drain is not None:
+            drain.join(timeout=2)
+        text = getattr(self, "_stderr", b"").decode(errors="replace")
+        return " | ".join(line.strip() for line in text.splitlines() if line.strip())[-limit:]
 
 
 # --- limits that hold for a whole grading: processes, disk ------------------------------------------

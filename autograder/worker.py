@@ -170,9 +170,8 @@ async def _execute(nb, master, job: Job, limits: sandbox.Limits, flags: list[str
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir)], ensure_native_kernel=False),
     )
     processes = sandbox.ProcessLimit(limits, token)
-    stderr = ipc.parent / "kernel.stderr"
     km.sandbox = dict(limits=limits, scratch=scratch, ipc=ipc, readable=[Path(p) for p in job.readable], env=env,
-                      processes=processes, stderr=stderr)
+                      processes=processes)
     started = False
     watch = None
     client = _Client(
@@ -297,7 +296,7 @@ async def _execute(nb, master, job: Job, limits: sandbox.Limits, flags: list[str
             flags.append(timeout_flag)
     except Exception as exc:  # the kernel could not start or the connection broke
         if not started:
-            flags.append(f"kernel-died-at-start: {sandbox.stderr_tail(stderr) or f'{type(exc).__name__}: {exc}'}")
+            flags.append(f"kernel-died-at-start: {km.stderr_tail() or f'{type(exc).__name__}: {exc}'}")
         else:
             flags.append(f"execution-error:{type(exc).__name__}: {str(exc)[:200]}")
     finally:
