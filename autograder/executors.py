@@ -271,8 +271,8 @@ class DaskCluster:
                     done = wait(list(running), timeout=AHEAD_CHECK, return_when="FIRST_COMPLETED").done
             except TimeoutError:
                 continue
-            except OSError as exc:  # distributed's CommClosedError is one
-                raise lost(exc) from None
+            except (OSError, CancelledError):  # CommClosedError; futures cancelled when the scheduler is lost
+                raise lost("the connection closed") from None
             for future in done:
                 job = running.pop(future)
                 try:
