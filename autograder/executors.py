@@ -121,7 +121,6 @@ class Outcome:
     result: dict
     autograded: bytes | None
     feedback: bytes | None
-    host: str
 
 
 def task_key(job, submission_sha: str, master_sha: str, batch: str) -> str:
@@ -157,7 +156,7 @@ def grade_task(task: Task) -> Outcome:
     host = socket.gethostname()
     if task.code != code_version():  # another commit's grader could grade differently
         result = _failed(task.job, f"grader-error:worker-code-differs:{host}: deploy the coordinator's commit")
-        return Outcome(asdict(result), None, None, host)
+        return Outcome(asdict(result), None, None)
     with tempfile.TemporaryDirectory(prefix="course-grade-") as folder:
         root = Path(folder)
         master = root / "master" / f"{lab}.ipynb"
@@ -189,7 +188,7 @@ def grade_task(task: Task) -> Outcome:
             result.flags.append(f"worker-without-sandbox:{host}: {problem}")
         autograded = root / "autograded" / f"{lab}.ipynb"
         return Outcome(asdict(result), autograded.read_bytes() if autograded.is_file() else None,
-                       feedback.read_bytes() if feedback.is_file() else None, host)
+                       feedback.read_bytes() if feedback.is_file() else None)
 
 
 def _threads_here(host_threads: dict) -> int:
@@ -271,8 +270,8 @@ class DaskCluster:
                     done = wait(list(running), timeout=AHEAD_CHECK, return_when="FIRST_COMPLETED").done
             except TimeoutError:
                 continue
-            except OSError as exc:  # distributed's CommClosedError is one
-                raise lost(exc) from None
+            except (OSError, CancelledError):  # CommClosedError; futures cancelled when the scheduler is lost
+                raise lost("the connection closed") from None
             for future in done:
                 job = running.pop(future)
                 try:
