@@ -62,6 +62,8 @@ def _bound_and_read(source: str) -> tuple[set[str], set[str]]:
                     visit(decorator)
                 bound.add(node.name)
             return
+        if isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             bound.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
             return

@@ -49,6 +49,10 @@ def test_values_cross_as_plain_data(tmp_path):
     assert back["a"] == value["a"] and back[(1, 2)] == {3, 4} and back["big"] == 10**40 and back["c"] == 1 + 2j
     assert back["array"].dtype == np.int16 and back["array"].shape == (2, 3)
     assert type(back["scalar"]) is np.float32 and type(back["sneaky"]) is np.ndarray
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = [1, 2, 3], [4]
+    back = roundtrip(ragged, tmp_path)
+    assert back.dtype == object and back.shape == (2,) and back.tolist() == [[1, 2, 3], [4]]
 
 
 @pytest.mark.parametrize("tree, files", [
