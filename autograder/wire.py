@@ -4,7 +4,7 @@ A value is written into a folder both sides see: ``value.json`` (a tree of tagge
 ``.npy`` file per NumPy array (``allow_pickle=False``) and, for a Keras model, its config (JSON)
 and weights (``.npz``). Nothing is pickled and no code crosses. What may cross:
 
-* ``None``, bools, numbers, strings, bytes and lists, tuples, dicts, sets of them (subclasses arrive
+* ``None``, bools, numbers, strings, bytes, paths and lists, tuples, dicts, sets of them (subclasses arrive
   as the plain type: an ``__eq__`` that always agrees does not travel);
 * NumPy arrays and scalars (subclasses arrive as plain ``ndarray``); arrays of dtype object only with
   items that may cross themselves (each item crosses on its own, e.g. ragged sequences);
@@ -33,7 +33,7 @@ MAX_JSON = 32 << 20  # the value.json tree
 MAX_DEPTH = 32  # nesting of containers
 MAX_NODES = 1_000_000  # nodes in one value
 MAX_INT_DIGITS = 4300
-ACCEPTED = ("None, bool, int, float, complex, str, bytes, list/tuple/dict/set of these, NumPy arrays and scalars "
+ACCEPTED = ("None, bool, int, float, complex, str, bytes, paths, list/tuple/dict/set of these, NumPy arrays and scalars "
             "(of dtype object: holding these), pandas Series and DataFrames, Keras models, functions and other objects "
             "(as proxies), not classes or modules")
 _FILE = re.compile(r"^[akw]\d{1,7}\.(npy|json|npz)$")
@@ -75,6 +75,8 @@ def encode(value, folder, register=None) -> None:
             return ["str", str(v)]
         if isinstance(v, (bytes, bytearray)):
             return ["bytes", base64.b64encode(bytes(v)).decode()]
+        if isinstance(v, os.PathLike) and isinstance(os.fspath(v), str):
+            return ["path", os.fspath(v)]
         if isinstance(v, (list, tuple, set, frozenset)):
             kind = next(k for k in (list, tuple, frozenset, set) if isinstance(v, k)).__name__
             return [kind, [node(item, depth + 1) for item in list(v)]]
@@ -183,6 +185,11 @@ def decode(folder, proxy=None, keras_model=None):
         if tag == "str":
             expect(len(args) == 1 and isinstance(args[0], str))
             return args[0]
+        if tag == "path":
+            import pathlib
+
+            expect(len(args) == 1 and isinstance(args[0], str))
+            return pathlib.Path(args[0])
         if tag == "bytes":
             expect(len(args) == 1 and isinstance(args[0], str))
             try:
