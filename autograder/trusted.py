@@ -232,19 +232,31 @@ def answer_names(cell) -> list[str]:
 class GradingKernel:
     """The namespace where the master's lab cells and the test cells run (the worker's own process)."""
 
-    def __init__(self, folder: Path, env: dict | None = None):
+    def __init__(self, folder: Path, env: dict | None = None, shared: Path | None = None):
+        """``folder``: the working folder (the lab's files); ``shared``: where the tests' temporary
+        files go (``tempfile``, ``$TMPDIR``), a folder the student's kernel sees too, so that a test can
+        hand a file to a student's function."""
         self.folder = Path(folder)
         self.namespace: dict = {"__name__": "__main__"}
         self.env = dict(env or {})
+        if shared is not None:
+            self.env["TMPDIR"] = str(shared)
+        self.shared = shared
 
     @contextlib.contextmanager
     def _here(self):
+        import tempfile
+
         previous_dir, previous_env = os.getcwd(), {k: os.environ.get(k) for k in self.env}
+        previous_tmp = tempfile.tempdir
         os.chdir(self.folder)
         os.environ.update(self.env)
+        if self.shared is not None:
+            tempfile.tempdir = str(self.shared)
         try:
             yield
         finally:
+            tempfile.tempdir = previous_tmp
             os.chdir(previous_dir)
             for key, value in previous_env.items():
                 if value is None:
