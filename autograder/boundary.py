@@ -48,46 +48,48 @@ class BoundaryError(RuntimeError):
     """The student's kernel did not answer a request in time (or at all)."""
 
 
-# Keras classes a model may be rebuilt from (class name -> allowed ``module`` values).
-KERAS_CLASSES = {
-    "Sequential": {"keras", "keras.models"}, "Functional": {"keras", "keras.src.models.functional", "keras.models"},
-    "InputLayer": {"keras.layers"}, "Conv1D": {"keras.layers"}, "Conv2D": {"keras.layers"},
-    "MaxPooling1D": {"keras.layers"}, "MaxPooling2D": {"keras.layers"}, "AveragePooling2D": {"keras.layers"},
-    "GlobalAveragePooling2D": {"keras.layers"}, "GlobalMaxPooling1D": {"keras.layers"},
-    "Flatten": {"keras.layers"}, "Dense": {"keras.layers"}, "Dropout": {"keras.layers"},
-    "BatchNormalization": {"keras.layers"}, "Activation": {"keras.layers"}, "Rescaling": {"keras.layers"},
-    "Reshape": {"keras.layers"}, "Embedding": {"keras.layers"}, "SimpleRNN": {"keras.layers"},
-    "LSTM": {"keras.layers"}, "GRU": {"keras.layers"}, "SimpleRNNCell": {"keras.layers"},
-    "LSTMCell": {"keras.layers"}, "GRUCell": {"keras.layers"}, "Bidirectional": {"keras.layers"},
-    "RandomFlip": {"keras.layers"}, "RandomRotation": {"keras.layers"}, "RandomZoom": {"keras.layers"},
-    "DTypePolicy": {"keras"}, "FloatDTypePolicy": {"keras"},
-    **{name: {"keras.initializers"} for name in (
-        "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "Zeros", "Ones", "RandomNormal", "RandomUniform",
-        "Orthogonal", "TruncatedNormal", "Constant", "LecunNormal", "LecunUniform", "VarianceScaling")},
-    **{name: {"keras.regularizers"} for name in ("L1", "L2", "L1L2")},
-    **{name: {"keras.constraints"} for name in ("MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm")},
-}
+# Keras classes a model may be rebuilt from: Keras's own layers, initializers, regularizers and
+# constraints (looked up in those modules), never the layers that run arbitrary code.
+KERAS_MODULES = ("keras.layers", "keras.initializers", "keras.regularizers", "keras.constraints")
+KERAS_CODE_LAYERS = {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "Layer", "InputSpec"}
+KERAS_MODELS = {"Sequential": {"keras", "keras.models"}, "Functional": {"keras", "keras.src.models.functional", "keras.models"},
+                "DTypePolicy": {"keras"}, "FloatDTypePolicy": {"keras"}}
+
+
+def keras_classes() -> dict[str, set[str]]:
+    """Allowed ``class_name`` -> allowed ``module`` values in a model config."""
+    import importlib
+
+    allowed = {name: set(modules) for name, modules in KERAS_MODELS.items()}
+    for module_name in KERAS_MODULES:
+        module = importlib.import_module(module_name)
+        for name in dir(module):
+            if isinstance(getattr(module, name), type) and name not in KERAS_CODE_LAYERS and not name.startswith("_"):
+                allowed.setdefault(name, set()).add(module_name)
+    return allowed
+
+
 KERAS_MAX_CONFIG = 4 << 20
 
 
-def check_keras_config(config, depth: int = 0) -> None:
+def check_keras_config(config, depth: int = 0, allowed: dict | None = None) -> None:
     """Raise :class:`wire.Unsupported` unless every object in a model config is an allowed Keras class."""
+    allowed = keras_classes() if allowed is None else allowed
     if depth > 64:
         raise wire.Unsupported("Keras config nested too deeply")
     if isinstance(config, dict):
         if "class_name" in config:
             name, module = config.get("class_name"), config.get("module")
-            if name not in KERAS_CLASSES or module not in KERAS_CLASSES[name] \
-                    or config.get("registered_name") not in (None, name):
-                raise wire.Unsupported(f"Keras model with a {module}.{name} object: only built-in layers are accepted "
-                                       f"({', '.join(sorted(KERAS_CLASSES)[:12])}, ...)")
+            if name not in allowed or module not in allowed[name] or config.get("registered_name") not in (None, name):
+                raise wire.Unsupported(f"Keras model with a {module}.{name} object: only Keras's built-in layers "
+                                       f"(not {', '.join(sorted(KERAS_CODE_LAYERS))}) are accepted")
         for key, item in config.items():
             if key in ("function", "function_type", "output_shape_type"):
                 raise wire.Unsupported("Keras config with code (a Lambda or custom function) cannot be graded")
-            check_keras_config(item, depth + 1)
+            check_keras_config(item, depth + 1, allowed)
     elif isinstance(config, list):
         for item in config:
-            check_keras_config(item, depth + 1)
+            check_keras_config(item, depth + 1, allowed)
     elif not isinstance(config, (str, int, float, bool, type(None))):
         raise wire.WireError("malformed Keras config")
 
