@@ -53,7 +53,8 @@ class BoundaryError(RuntimeError):
 KERAS_MODULES = ("keras.layers", "keras.initializers", "keras.regularizers", "keras.constraints")
 KERAS_CODE_LAYERS = {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "Layer", "InputSpec"}
 KERAS_MODELS = {"Sequential": {"keras", "keras.models"}, "Functional": {"keras", "keras.src.models.functional", "keras.models"},
-                "DTypePolicy": {"keras"}, "FloatDTypePolicy": {"keras"}}
+                "DTypePolicy": {"keras"}, "FloatDTypePolicy": {"keras"},
+                "__keras_tensor__": {None}}  # a functional model's reference to a layer's output
 
 
 def keras_classes() -> dict[str, set[str]]:
@@ -166,7 +167,10 @@ class Boundary:
             code = f"(lambda ns: exec({WIRE_SOURCE!r}, ns) or ns['serve']({str(path)!r}))({{}})"
             if not self.runner(code, self.timeout):
                 raise BoundaryError(f"the student's code ran longer than {self.timeout:g} s")
-            return wire.decode(out, proxy=self._proxy, keras_model=rebuild_keras)
+            reply = wire.decode(out, proxy=self._proxy, keras_model=rebuild_keras)
+            if isinstance(reply, dict) and set(reply) == {"failed"}:
+                raise wire.WireError(f"the notebook could not send the value ({str(reply['failed'])[:300]})")
+            return reply
         finally:
             shutil.rmtree(exchange, ignore_errors=True)
 
