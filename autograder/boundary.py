@@ -48,65 +48,52 @@ class BoundaryError(RuntimeError):
     """The student's kernel did not answer a request in time (or at all)."""
 
 
-# Keras classes a model may be rebuilt from (class name -> allowed ``module`` values).
-KERAS_CLASSES = {
-    "Sequential": {"keras", "keras.models"}, "Functional": {"keras", "keras.src.models.functional", "keras.models"},
-    "InputLayer": {"keras.layers"}, "Conv1D": {"keras.layers"}, "Conv2D": {"keras.layers"},
-    "MaxPooling1D": {"keras.layers"}, "MaxPooling2D": {"keras.layers"}, "AveragePooling2D": {"keras.layers"},
-    "GlobalAveragePooling2D": {"keras.layers"}, "GlobalMaxPooling1D": {"keras.layers"},
-    "Flatten": {"keras.layers"}, "Dense": {"keras.layers"}, "Dropout": {"keras.layers"},
-    "BatchNormalization": {"keras.layers"}, "Activation": {"keras.layers"}, "Rescaling": {"keras.layers"},
-    "Reshape": {"keras.layers"}, "Embedding": {"keras.layers"}, "SimpleRNN": {"keras.layers"},
-    "LSTM": {"keras.layers"}, "GRU": {"keras.layers"}, "SimpleRNNCell": {"keras.layers"},
-    "LSTMCell": {"keras.layers"}, "GRUCell": {"keras.layers"}, "Bidirectional": {"keras.layers"},
-    "RandomFlip": {"keras.layers"}, "RandomRotation": {"keras.layers"}, "RandomZoom": {"keras.layers"},
-    "GlobalAveragePooling1D": {"keras.layers"}, "GlobalMaxPooling2D": {"keras.layers"},
-    "AveragePooling1D": {"keras.layers"}, "SpatialDropout1D": {"keras.layers"}, "LayerNormalization": {"keras.layers"},
-    "Add": {"keras.layers"}, "Concatenate": {"keras.layers"}, "ReLU": {"keras.layers"}, "Softmax": {"keras.layers"},
-    "ZeroPadding2D": {"keras.layers"}, "SeparableConv2D": {"keras.layers"}, "DepthwiseConv2D": {"keras.layers"},
-    "RandomTranslation": {"keras.layers"}, "RandomContrast": {"keras.layers"}, "RandomCrop": {"keras.layers"},
-    "GaussianNoise": {"keras.layers"},
-    "DTypePolicy": {"keras"}, "FloatDTypePolicy": {"keras"},
-    **{name: {"keras.initializers"} for name in (
-        "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "Zeros", "Ones", "RandomNormal", "RandomUniform",
-        "Orthogonal", "TruncatedNormal", "Constant", "LecunNormal", "LecunUniform", "VarianceScaling")},
-    **{name: {"keras.regularizers"} for name in ("L1", "L2", "L1L2")},
-    **{name: {"keras.constraints"} for name in ("MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm")},
-}
-# compile_config: the student's choice of optimizer, schedule, loss and metrics (a builder's decision)
-for _module, _names in {
-    "keras.optimizers": ("SGD", "RMSprop", "Adam", "AdamW", "Adadelta", "Adagrad", "Adamax", "Nadam", "Ftrl", "Lion"),
-    "keras.optimizers.schedules": ("ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay",
-                                   "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts"),
-    "keras.losses": ("BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
-                     "MeanSquaredError", "MeanAbsoluteError", "Hinge", "BinaryFocalCrossentropy"),
-    "keras.metrics": ("Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "AUC",
-                      "Precision", "Recall", "F1Score", "MeanSquaredError", "MeanAbsoluteError",
-                      "TopKCategoricalAccuracy"),
-}.items():
-    for _name in _names:
-        KERAS_CLASSES.setdefault(_name, set()).add(_module)
+# Keras classes a model may be rebuilt from: Keras's own layers, initializers, regularizers and
+# constraints, and (its compile_config: a builder's choice is part of the answer) optimizers, schedules,
+# losses and metrics, looked up in those modules; never the classes that run arbitrary code.
+KERAS_MODULES = ("keras.layers", "keras.initializers", "keras.regularizers", "keras.constraints", "keras.optimizers",
+                 "keras.optimizers.schedules", "keras.losses", "keras.metrics")
+KERAS_CODE_LAYERS = {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "Layer", "InputSpec",
+                     "LossFunctionWrapper", "MeanMetricWrapper"}
+KERAS_MODELS = {"Sequential": {"keras", "keras.models"}, "Functional": {"keras", "keras.src.models.functional", "keras.models"},
+                "DTypePolicy": {"keras"}, "FloatDTypePolicy": {"keras"},
+                "__keras_tensor__": {None}}  # a functional model's reference to a layer's output
+
+
+def keras_classes() -> dict[str, set[str]]:
+    """Allowed ``class_name`` -> allowed ``module`` values in a model config."""
+    import importlib
+
+    allowed = {name: set(modules) for name, modules in KERAS_MODELS.items()}
+    for module_name in KERAS_MODULES:
+        module = importlib.import_module(module_name)
+        for name in dir(module):
+            if isinstance(getattr(module, name), type) and name not in KERAS_CODE_LAYERS and not name.startswith("_"):
+                allowed.setdefault(name, set()).add(module_name)
+    return allowed
+
+
 KERAS_MAX_CONFIG = 4 << 20
 
 
-def check_keras_config(config, depth: int = 0) -> None:
+def check_keras_config(config, depth: int = 0, allowed: dict | None = None) -> None:
     """Raise :class:`wire.Unsupported` unless every object in a model config is an allowed Keras class."""
+    allowed = keras_classes() if allowed is None else allowed
     if depth > 64:
         raise wire.Unsupported("Keras config nested too deeply")
     if isinstance(config, dict):
         if "class_name" in config:
             name, module = config.get("class_name"), config.get("module")
-            if name not in KERAS_CLASSES or module not in KERAS_CLASSES[name] \
-                    or config.get("registered_name") not in (None, name):
-                raise wire.Unsupported(f"Keras model with a {module}.{name} object: only built-in layers are accepted "
-                                       f"({', '.join(sorted(KERAS_CLASSES)[:12])}, ...)")
+            if name not in allowed or module not in allowed[name] or config.get("registered_name") not in (None, name):
+                raise wire.Unsupported(f"Keras model with a {module}.{name} object: only Keras's built-in layers "
+                                       f"(not {', '.join(sorted(KERAS_CODE_LAYERS))}) are accepted")
         for key, item in config.items():
             if key in ("function", "function_type", "output_shape_type"):
                 raise wire.Unsupported("Keras config with code (a Lambda or custom function) cannot be graded")
-            check_keras_config(item, depth + 1)
+            check_keras_config(item, depth + 1, allowed)
     elif isinstance(config, list):
         for item in config:
-            check_keras_config(item, depth + 1)
+            check_keras_config(item, depth + 1, allowed)
     elif not isinstance(config, (str, int, float, bool, type(None))):
         raise wire.WireError("malformed Keras config")
 
@@ -186,7 +173,10 @@ class Boundary:
             code = f"(lambda ns: exec({WIRE_SOURCE!r}, ns) or ns['serve']({str(seen / 'request.json')!r}))({{}})"
             if not self.runner(code, self.timeout):
                 raise BoundaryError(f"the student's code ran longer than {self.timeout:g} s")
-            return wire.decode(out, proxy=self._proxy, keras_model=rebuild_keras)
+            reply = wire.decode(out, proxy=self._proxy, keras_model=rebuild_keras)
+            if isinstance(reply, dict) and set(reply) == {"failed"}:
+                raise wire.WireError(f"the notebook could not send the value ({str(reply['failed'])[:300]})")
+            return reply
         finally:
             shutil.rmtree(exchange, ignore_errors=True)
 

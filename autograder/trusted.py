@@ -2,10 +2,11 @@
 
 * :func:`plan` is the static pass over a lab (run at release time on the solutions notebook, stored
   in the master's metadata): every name a test cell reads is sorted into *lab* (the last cell before
-  the test that binds it is the lab's own code), *answer* (an answer cell binds it), *test* (an earlier
-  test cell binds it) or a builtin. The lab cells that the tests need, and the lab cells those need,
-  are marked to run here. A marked lab cell that reads an answer or a test name is a
-  :class:`LabPlanError` (CI fails): it would make the trusted side depend on the student.
+  the test that binds it is the lab's own code, computed without answers), *answer* (an answer cell
+  binds it, or a lab cell computes it from answers), *test* (an earlier test cell binds it) or a
+  builtin. The lab cells that the tests need, and the lab cells those need, are marked to run here.
+  A needed lab cell that also calls answers, or any cell that reads a name only a test defines, is a
+  :class:`LabPlanError` (CI fails).
 * :class:`GradingKernel` is a plain namespace in the worker process that never executes student code:
   it runs the marked lab cells from the master, then each test with the answer names it reads
   fetched from the student's kernel as data or call proxies (:mod:`autograder.boundary`).
@@ -31,10 +32,19 @@ class LabPlanError(ValueError):
 
 def _bound_and_read(source: str) -> tuple[set[str], set[str]]:
     """(names a cell binds at module level, names it reads before binding them or from nested scopes)."""
+    bound, read = set(), set()
+    for names, reads in _statements(source):
+        read |= reads - bound
+        bound |= names
+    return bound, read
+
+
+def _statements(source: str) -> list[tuple[set[str], set[str]]]:
+    """(names bound, names read) of each top-level statement of a cell."""
     try:
         tree = ast.parse(testcells.to_python(source))
     except SyntaxError:
-        return set(), set()
+        return []
     bound: set[str] = set()
     read: set[str] = set()
 
@@ -62,6 +72,8 @@ def _bound_and_read(source: str) -> tuple[set[str], set[str]]:
                     visit(decorator)
                 bound.add(node.name)
             return
+        if isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             bound.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
             return
@@ -91,27 +103,32 @@ def _bound_and_read(source: str) -> tuple[set[str], set[str]]:
         for child in ast.iter_child_nodes(node):
             visit(child)
 
+    result = []
     for statement in tree.body:
+        bound, read = set(), set()
         visit(statement)
-    return bound, read
+        result.append((bound, read))
+    return result
 
 
 def plan(solution) -> dict:
     """``{"tests": {grade_id: {"answer": [...], "lab": [...], "test": [...]}}, "lab_cells": [index, ...]}``
-    for a lab's solutions notebook (answers in place); raises :class:`LabPlanError` for a mixing cell."""
+    for a lab's solutions notebook (answers in place). A name a lab cell computes from answers
+    (``counts = count_letters(...)``) is the student's: it is fetched like an answer. Raises
+    :class:`LabPlanError` for a lab cell that mixes lab data a test reads with calls of answers, and
+    for a cell that reads a name only a test cell defines (tests never run in the student's kernel)."""
     cells = solution.cells
-    kinds, bindings, reads = [], [], []
+    kinds, statements = [], []
     for cell in cells:
-        if cell.cell_type != "code":
-            kinds.append(None)
-            bindings.append(set())
-            reads.append(set())
-            continue
-        kinds.append("test" if testcells.is_test(cell) else "answer" if testcells.is_answer(cell) else "lab")
-        bound, read = _bound_and_read(testcells.source(cell))
-        bindings.append(bound)
-        reads.append(read)
+        code = cell.cell_type == "code"
+        kinds.append(None if not code else "test" if testcells.is_test(cell)
+                     else "answer" if testcells.is_answer(cell) else "lab")
+        statements.append(_statements(testcells.source(cell)) if code else [])
+    bindings = [set().union(*(b for b, _ in st)) if st else set() for st in statements]
     builtin = set(dir(builtins)) | {"get_ipython", "display", "__file__"}
+
+    def label(index: int) -> str:
+        return f"cell {index} ({testcells.grade_id(cells[index]) or kinds[index]})"
 
     def definer(name: str, before: int) -> int | None:
         for index in range(before - 1, -1, -1):
@@ -119,30 +136,74 @@ def plan(solution) -> dict:
                 return index
         return None
 
+    memo: dict = {}
+
+    def statement_derived(index: int, k: int) -> bool:
+        """Whether statement k of lab cell ``index`` computes with answers (directly or through other names)."""
+        if (index, k) not in memo:
+            memo[(index, k)] = False
+            _, reads = statements[index][k]
+            found = False
+            for name in reads:
+                earlier = [j for j in range(k) if name in statements[index][j][0]]
+                found = statement_derived(index, earlier[-1]) if earlier else derived(name, index)
+                if found:
+                    break
+            memo[(index, k)] = found
+        return memo[(index, k)]
+
+    def derived(name: str, before: int) -> bool:
+        where = definer(name, before)
+        if where is None or kinds[where] == "test":
+            return where is None and name not in builtin
+        if kinds[where] == "answer":
+            return True
+        k = max(j for j, (b, _) in enumerate(statements[where]) if name in b)
+        return statement_derived(where, k)
+
+    def pure(index: int) -> bool:
+        return not any(statement_derived(index, k) for k in range(len(statements[index])))
+
+    for index, kind in enumerate(kinds):  # tests never run in the student's kernel
+        if kind in ("lab", "answer"):
+            for name in _bound_and_read(testcells.source(cells[index]))[1]:
+                where = definer(name, index)
+                if where is not None and kinds[where] == "test" and not any(
+                        name in bindings[i] and kinds[i] != "test" for i in range(index)):
+                    raise LabPlanError(f"{label(index)} reads {name!r}, which only test {label(where)} defines: "
+                                       "tests do not run in the student's kernel, define it in a lab cell")
+
     tests, needed = {}, set()
+
+    def need(index: int, reader: str) -> None:
+        if index in needed:
+            return
+        if not pure(index):
+            raise LabPlanError(f"{label(index)}, which {reader} needs, calls answers: a lab cell that tests depend "
+                               "on must not mix lab and answer names (split it)")
+        needed.add(index)
+        for name in _bound_and_read(testcells.source(cells[index]))[1]:
+            where = definer(name, index)
+            if where is not None and kinds[where] == "lab":
+                need(where, label(index))
+
     for index, cell in enumerate(cells):
         if kinds[index] != "test":
             continue
-        sorted_names = {"answer": set(), "lab": set(), "test": set()}
-        pending = [(name, index) for name in reads[index]]
-        while pending:
-            name, at = pending.pop()
-            where = definer(name, at)
+        gid = testcells.grade_id(cell)
+        names = {"answer": set(), "lab": set(), "test": set()}
+        for name in _bound_and_read(testcells.source(cell))[1]:
+            where = definer(name, index)
             if where is None:
-                if name not in builtin and at == index:
-                    sorted_names["answer"].add(name)  # defined by no cell: the student's (or a NameError there)
-                continue
-            kind = kinds[where]
-            if at != index and kind != "lab":
-                raise LabPlanError(f"lab cell {at} (needed by test {testcells.grade_id(cell)}) reads {name!r}, which "
-                                   f"{kind} cell {where} ({testcells.grade_id(cells[where]) or 'no id'}) defines: "
-                                   "a lab cell that tests depend on must not mix lab and answer names")
-            if at == index:
-                sorted_names[kind].add(name)
-            if kind == "lab" and where not in needed:
-                needed.add(where)
-                pending.extend((n, where) for n in reads[where])
-        tests[testcells.grade_id(cell)] = {k: sorted(v) for k, v in sorted_names.items()}
+                if name not in builtin:
+                    names["answer"].add(name)  # defined by no cell: the student's (or a NameError there)
+            elif kinds[where] == "lab" and derived(name, index):
+                names["answer"].add(name)  # computed from answers in the student's kernel
+            else:
+                names[kinds[where]].add(name)
+                if kinds[where] == "lab":
+                    need(where, f"test {gid}")
+        tests[gid] = {k: sorted(v) for k, v in names.items()}
     return {"tests": tests, "lab_cells": sorted(needed)}
 
 
@@ -171,19 +232,31 @@ def answer_names(cell) -> list[str]:
 class GradingKernel:
     """The namespace where the master's lab cells and the test cells run (the worker's own process)."""
 
-    def __init__(self, folder: Path, env: dict | None = None):
+    def __init__(self, folder: Path, env: dict | None = None, shared: Path | None = None):
+        """``folder``: the working folder (the lab's files); ``shared``: where the tests' temporary
+        files go (``tempfile``, ``$TMPDIR``), a folder the student's kernel sees too, so that a test can
+        hand a file to a student's function."""
         self.folder = Path(folder)
         self.namespace: dict = {"__name__": "__main__"}
         self.env = dict(env or {})
+        if shared is not None:
+            self.env["TMPDIR"] = str(shared)
+        self.shared = shared
 
     @contextlib.contextmanager
     def _here(self):
+        import tempfile
+
         previous_dir, previous_env = os.getcwd(), {k: os.environ.get(k) for k in self.env}
+        previous_tmp = tempfile.tempdir
         os.chdir(self.folder)
         os.environ.update(self.env)
+        if self.shared is not None:
+            tempfile.tempdir = str(self.shared)
         try:
             yield
         finally:
+            tempfile.tempdir = previous_tmp
             os.chdir(previous_dir)
             for key, value in previous_env.items():
                 if value is None:

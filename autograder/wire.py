@@ -4,9 +4,10 @@ A value is written into a folder both sides see: ``value.json`` (a tree of tagge
 ``.npy`` file per NumPy array (``allow_pickle=False``) and, for a Keras model, its config (JSON)
 and weights (``.npz``). Nothing is pickled and no code crosses. What may cross:
 
-* ``None``, bools, numbers, strings, bytes and lists, tuples, dicts, sets of them (subclasses arrive
+* ``None``, bools, numbers, strings, bytes, paths and lists, tuples, dicts, sets of them (subclasses arrive
   as the plain type: an ``__eq__`` that always agrees does not travel);
-* NumPy arrays and scalars of non-object dtypes (subclasses arrive as plain ``ndarray``);
+* NumPy arrays and scalars (subclasses arrive as plain ``ndarray``); arrays of dtype object only with
+  items that may cross themselves (each item crosses on its own, e.g. ragged sequences);
 * pandas Series and DataFrames (index, columns and object columns as lists of the values above);
 * Keras models, as config plus weights (checked against an allow-list before they are rebuilt);
 * other objects (functions, scikit-learn estimators, tensors, ...), as a reference the other side turns
@@ -32,8 +33,9 @@ MAX_JSON = 32 << 20  # the value.json tree
 MAX_DEPTH = 32  # nesting of containers
 MAX_NODES = 1_000_000  # nodes in one value
 MAX_INT_DIGITS = 4300
-ACCEPTED = ("None, bool, int, float, complex, str, bytes, list/tuple/dict/set of these, NumPy arrays and scalars "
-            "(not of dtype object), pandas Series and DataFrames, Keras models, functions and other objects (as proxies), not classes or modules")
+ACCEPTED = ("None, bool, int, float, complex, str, bytes, paths, list/tuple/dict/set of these, NumPy arrays and scalars "
+            "(of dtype object: holding these), pandas Series and DataFrames, Keras models, functions and other objects "
+            "(as proxies), not classes or modules")
 _FILE = re.compile(r"^[akw]\d{1,7}\.(npy|json|npz)$")
 
 
@@ -73,6 +75,8 @@ def encode(value, folder, register=None) -> None:
             return ["str", str(v)]
         if isinstance(v, (bytes, bytearray)):
             return ["bytes", base64.b64encode(bytes(v)).decode()]
+        if isinstance(v, os.PathLike) and isinstance(os.fspath(v), str):
+            return ["path", os.fspath(v)]
         if isinstance(v, (list, tuple, set, frozenset)):
             kind = next(k for k in (list, tuple, frozenset, set) if isinstance(v, k)).__name__
             return [kind, [node(item, depth + 1) for item in list(v)]]
@@ -80,8 +84,10 @@ def encode(value, folder, register=None) -> None:
             return ["dict", [[node(k, depth + 1), node(item, depth + 1)] for k, item in list(v.items())]]
         if np is not None and isinstance(v, (np.ndarray, np.generic)):
             array = np.array(v, copy=True, subok=False)
-            if array.dtype.hasobject:
-                return ["unsupported", f"numpy array of dtype {array.dtype}"]
+            if array.dtype.hasobject:  # e.g. ragged sequences: each item crosses as a value of its own
+                if array.dtype != object:
+                    return ["unsupported", f"numpy array of dtype {array.dtype}"]
+                return ["objarray", [int(n) for n in array.shape], [node(item, depth + 1) for item in array.ravel()]]
             name = new_file("a", "npy")
             np.save(os.path.join(folder, name), array, allow_pickle=False)
             return ["array" if isinstance(v, np.ndarray) else "npscalar", name]
@@ -179,6 +185,11 @@ def decode(folder, proxy=None, keras_model=None):
         if tag == "str":
             expect(len(args) == 1 and isinstance(args[0], str))
             return args[0]
+        if tag == "path":
+            import pathlib
+
+            expect(len(args) == 1 and isinstance(args[0], str))
+            return pathlib.Path(args[0])
         if tag == "bytes":
             expect(len(args) == 1 and isinstance(args[0], str))
             try:
@@ -206,6 +217,14 @@ def decode(folder, proxy=None, keras_model=None):
         if tag == "array":
             expect(len(args) == 1)
             return load_array(args[0])
+        if tag == "objarray":
+            expect(len(args) == 2 and isinstance(args[0], list) and isinstance(args[1], list) and len(args[0]) <= 32)
+            expect(all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in args[0]))
+            expect(int(np.prod(args[0], dtype=np.int64)) == len(args[1]))
+            array = np.empty(len(args[1]), dtype=object)
+            for i, item in enumerate(args[1]):
+                array[i] = value(item, depth + 1)
+            return array.reshape(args[0])
         if tag == "npscalar":
             expect(len(args) == 1)
             array = load_array(args[0])
@@ -290,4 +309,7 @@ def serve(request_path: str) -> None:
                 result, error = None, [type(exc).__name__, str(exc)[:2000]]
         reply = {"result": result, "error": error, "args": [list(args), dict(kwargs)],
                  "warnings": [[w.category.__name__, str(w.message)[:2000]] for w in caught[:100]]}
-    encode(reply, request["out"], register)
+    try:
+        encode(reply, request["out"], register)
+    except Exception as exc:  # noqa: BLE001 (the trusted side reports it: that test fails)
+        encode({"failed": f"{type(exc).__name__}: {str(exc)[:500]}"}, request["out"])

@@ -181,9 +181,11 @@ async def _execute(nb, master, job: Job, limits: sandbox.Limits, flags: list[str
         shutdown_kernel="immediate", cell_output=limits.cell_output, iopub_timeout=10,
         resources={"metadata": {"path": str(scratch)}},
     )
+    shared = scratch / ".shared"  # the tests' temporary files: the student's kernel sees them too
+    shared.mkdir()
     grading = trusted.GradingKernel(work / "trusted", env={
         k: v for k, v in env.items() if k in ("NBGRADER_EXECUTION", "MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL")
-        or k in job.env})
+        or k in job.env}, shared=shared)
     lab_cells = [c for c in master.cells if trusted.is_trusted_lab_cell(c)]
     master_index = {integrity.grade_id(c): i for i, c in enumerate(master.cells)}
     outcomes: dict[int, tuple] = {}

@@ -2,6 +2,7 @@
 reading of values that cross from the student's kernel (hostile files must fail cleanly)."""
 
 import json
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -26,10 +27,20 @@ def test_plan_sorts_names_and_rejects_a_cell_that_mixes_lab_and_answer():
     plan = trusted.plan(nb)
     assert plan["tests"]["test_double"] == {"answer": ["double"], "lab": [], "test": []}
     assert plan["tests"]["test_count"]["answer"] == ["count"]
-    nb.cells.insert(lab.cell_index(nb, "test_count"), nbformat.v4.new_code_cell("doubled = double([1])"))
-    nb.cells[lab.cell_index(nb, "test_count")].source += "\nassert doubled is not None"
+    derived = lab.solution_notebook()  # a value a lab cell computes from answers is the student's
+    derived.cells.insert(lab.cell_index(derived, "test_count"), nbformat.v4.new_code_cell("doubled = double([1])"))
+    derived.cells[lab.cell_index(derived, "test_count")].source += "\nassert doubled is not None"
+    assert trusted.plan(derived)["tests"]["test_count"]["answer"] == ["count", "doubled"]
+    mixed = lab.solution_notebook()  # lab data a test needs next to a call of an answer
+    mixed.cells.insert(lab.cell_index(mixed, "test_count"), nbformat.v4.new_code_cell("LIMIT = 4\ndoubled = double([1])"))
+    mixed.cells[lab.cell_index(mixed, "test_count")].source += "\nassert count([1], 1) < LIMIT"
     with pytest.raises(trusted.LabPlanError, match="must not mix lab and answer"):
-        trusted.plan(nb)
+        trusted.plan(mixed)
+    from_test = lab.solution_notebook()  # tests never run in the student's kernel
+    from_test.cells[lab.cell_index(from_test, "test_double")].source += "\nfixture = 3"
+    from_test.cells.insert(lab.cell_index(from_test, "count"), nbformat.v4.new_code_cell("print(fixture)"))
+    with pytest.raises(trusted.LabPlanError, match="which only test"):
+        trusted.plan(from_test)
 
 
 def roundtrip(value, tmp_path):
@@ -44,11 +55,16 @@ def test_values_cross_as_plain_data(tmp_path):
 
     value = {"a": [1, 2.5, None, True, "é", b"\x00"], (1, 2): {3, 4}, "big": 10**40, "c": 1 + 2j,
              "array": np.arange(6, dtype=np.int16).reshape(2, 3), "scalar": np.float32(1.5),
-             "sneaky": np.zeros(3).view(Sneaky)}
+             "sneaky": np.zeros(3).view(Sneaky), "path": Path("/data/glove.txt")}
     back = roundtrip(value, tmp_path)
     assert back["a"] == value["a"] and back[(1, 2)] == {3, 4} and back["big"] == 10**40 and back["c"] == 1 + 2j
     assert back["array"].dtype == np.int16 and back["array"].shape == (2, 3)
     assert type(back["scalar"]) is np.float32 and type(back["sneaky"]) is np.ndarray
+    assert back["path"] == Path("/data/glove.txt")
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = [1, 2, 3], [4]
+    back = roundtrip(ragged, tmp_path)
+    assert back.dtype == object and back.shape == (2,) and back.tolist() == [[1, 2, 3], [4]]
 
 
 @pytest.mark.parametrize("tree, files", [
