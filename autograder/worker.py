@@ -170,7 +170,11 @@ async def _execute(nb, master, job: Job, limits: sandbox.Limits, flags: list[str
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir)], ensure_native_kernel=False),
     )
     processes = sandbox.ProcessLimit(limits, token)
-    km.sandbox = dict(limits=limits, scratch=scratch, ipc=ipc, readable=[Path(p) for p in job.readable], env=env,
+    # The tests' temporary files (a file handed to a student's function): the kernel reads them at the same
+    # path, read-only, so the student cannot write through it to the host's disk.
+    shared = work / "shared"
+    shared.mkdir(mode=0o700)
+    km.sandbox = dict(limits=limits, scratch=scratch, ipc=ipc, readable=[*map(Path, job.readable), shared], env=env,
                       processes=processes)
     started = False
     watch = None
@@ -181,8 +185,6 @@ async def _execute(nb, master, job: Job, limits: sandbox.Limits, flags: list[str
         shutdown_kernel="immediate", cell_output=limits.cell_output, iopub_timeout=10,
         resources={"metadata": {"path": str(scratch)}},
     )
-    shared = scratch / ".shared"  # the tests' temporary files: the student's kernel sees them too
-    shared.mkdir()
     grading = trusted.GradingKernel(work / "trusted", env={
         k: v for k, v in env.items() if k in ("NBGRADER_EXECUTION", "MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL")
         or k in job.env}, shared=shared)
