@@ -151,6 +151,32 @@ def test_proxy_copies_mutated_arguments_back_and_replays_warnings_and_exceptions
     sys.__dict__.pop(b.key)
 
 
+def test_a_keras_model_can_be_handed_to_a_students_function(tmp_path):
+    """cifar10's hidden test passes its own augmentation model to the student's builder."""
+    import sys
+
+    import keras
+
+    def runner(code, timeout):
+        exec(code, {})
+        return True
+
+    b = boundary.Boundary(runner, tmp_path, timeout=5)
+    b.key = "_test_key_keras"
+    refs = sys.__dict__.setdefault(b.key, {"refs": {}})["refs"]
+
+    def build(augmentation):
+        return keras.Sequential([keras.Input(shape=(4, 4, 3)), augmentation, keras.layers.Flatten(),
+                                 keras.layers.Dense(2)], name="built")
+
+    refs[1] = build
+    marker = keras.Sequential([keras.layers.RandomFlip("horizontal")], name="augmentation")
+    built = boundary.CallProxy(b, 1, "function")(marker)
+    assert built.name == "built" and built.layers[0].name == "augmentation"
+    assert [type(layer).__name__ for layer in built.layers[0].layers] == ["RandomFlip"]
+    sys.__dict__.pop(b.key)
+
+
 def test_a_compiled_keras_model_crosses_as_config_and_weights(tmp_path):
     import keras
     model = keras.Sequential([keras.Input(shape=(6, 6, 1)), keras.layers.Conv2D(2, 3, activation="relu"),
