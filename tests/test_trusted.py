@@ -217,6 +217,22 @@ def test_the_optimizer_loss_and_metrics_a_builder_chose_cross_with_the_model(tmp
         wire.decode(tmp_path / "b", keras_model=boundary.rebuild_keras)
 
 
+def test_course_dataclasses_cross_field_by_field_and_nothing_else_is_rebuilt(tmp_path):
+    """reuters-topics' tests hand Reuters stories to the student's functions."""
+    import json
+
+    from course.datasets.reuters import Story
+
+    story = Story(newid=7, lewissplit="TRAIN", topics_attribute="YES", topics=("earn", "acq"), title="T",
+                  dateline="", body="B")
+    (tmp_path / "a").mkdir()
+    assert roundtrip([story], tmp_path / "a") == [story]
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "value.json").write_text(json.dumps(["record", "subprocess:Popen", [["args", ["str", "true"]]]]))
+    with pytest.raises(wire.WireError):
+        wire.decode(tmp_path / "b")
+
+
 def test_pandas_objects_cross_as_data(tmp_path):
     import pandas as pd
 
