@@ -129,9 +129,11 @@ def gradebook(grading_dir: str | Path | None = None, db_url: str | None = None):
 
 
 def score_of(lab: str, student: str, grading_dir: str | Path | None = None, db_url: str | None = None) -> Score:
+    """The autograded part of a student's grade, as :func:`autograde` returns it (points given by hand to
+    written answers are added in the exports, :mod:`autograder.export`)."""
     with gradebook(grading_dir, db_url) as book:
         submission = book.find_submission(lab, student)
-        return Score(lab, student, float(submission.score), float(submission.max_score))
+        return Score(lab, student, float(submission.code_score), float(submission.max_code_score))
 
 
 def export_grades(path: str | Path, grading_dir: str | Path | None = None, db_url: str | None = None) -> Path:
