@@ -80,9 +80,10 @@ def test_setup_without_keras_imports_no_tensorflow():
 def test_exact_float32_switches_off_tensorfloat32():
     import tensorflow as tf
 
-    assert tf.config.experimental.tensor_float_32_execution_enabled()  # TensorFlow's default
+    before = tf.config.experimental.tensor_float_32_execution_enabled()  # True unless a test before ran a notebook's set-up here
+    tf.config.experimental.enable_tensor_float_32_execution(True)  # TensorFlow's default
     try:
         runtime.use_exact_float32()
         assert not tf.config.experimental.tensor_float_32_execution_enabled()
     finally:
-        tf.config.experimental.enable_tensor_float_32_execution(True)
+        tf.config.experimental.enable_tensor_float_32_execution(before)
