@@ -25,9 +25,6 @@ from ci.env import BUILD, ROOT
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 SCREENSHOTS = BUILD / "browser"
 LAB = "mnist-cnn"
 RELEASE, SOLUTION = f"labs/{LAB}/{LAB}.ipynb", f"solutions/{LAB}/{LAB}.ipynb"
@@ -97,16 +94,6 @@ def server(tmp_path_factory, data_dir):
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def api(server, method, path):

@@ -28,9 +28,6 @@ from tests import grading_lab as lab
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 SCREENSHOTS = BUILD / "browser"
 LIMITS = sandbox.Limits(cell_timeout=8, notebook_timeout=60, memory=1 << 30, cell_output=200_000)
 COMMENT = "Right idea; say why a float would be wrong."
@@ -94,36 +91,32 @@ def written_grade(grading, student):
         return grade.manual_score, grade.needs_manual_grade, comment
 
 
-def test_formgrader_points_and_comment_reach_the_export_and_the_feedback(formgrader):
-    from playwright.sync_api import sync_playwright
-
+def test_formgrader_points_and_comment_reach_the_export_and_the_feedback(formgrader, browser):
     url, token, grading = formgrader
     assert written_grade(grading, "ada") == (None, True, None)  # answered: waits for the instructor
     with pipeline.gradebook(grading) as book:
         submission = book.find_submission_notebook(lab.LAB, lab.LAB, "ada").id
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        # the token as a header: formgrader's own API calls (grades, comments) are authenticated too
-        page = browser.new_page(viewport={"width": 1400, "height": 1000},
-                                extra_http_headers={"Authorization": f"token {token}"})
-        page.set_default_timeout(30_000)
-        try:
-            page.goto(f"{url}/formgrader/submissions/{submission}/")
-            page.wait_for_selector(f"input.score#{lab.WRITTEN}")
-            assert "A count adds up ones" in page.inner_text("body")  # the written answer, beside the tests
-            # the autograded points, once formgrader has loaded the grades (before that, typing would be overwritten)
-            page.wait_for_function("() => document.querySelector('input.score#test_double').placeholder === '2'")
-            page.fill(f"input.score#{lab.WRITTEN}", "1.5")
-            page.fill(f"textarea#{lab.WRITTEN}-comment", COMMENT)
-            page.locator(f"input.score#{lab.WRITTEN}").focus()  # leaving the comment box saves it
-            page.keyboard.press("Tab")
-            deadline = time.monotonic() + 20
-            while written_grade(grading, "ada") != (1.5, False, COMMENT):
-                assert time.monotonic() < deadline, f"formgrader did not save: {written_grade(grading, 'ada')}"
-                time.sleep(0.3)
-        finally:
-            page.screenshot(path=SCREENSHOTS / "formgrader.png", full_page=True)
-            browser.close()
+    # the token as a header: formgrader's own API calls (grades, comments) are authenticated too
+    page = browser.new_page(viewport={"width": 1400, "height": 1000},
+                            extra_http_headers={"Authorization": f"token {token}"})
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{url}/formgrader/submissions/{submission}/")
+        page.wait_for_selector(f"input.score#{lab.WRITTEN}")
+        assert "A count adds up ones" in page.inner_text("body")  # the written answer, beside the tests
+        # the autograded points, once formgrader has loaded the grades (before that, typing would be overwritten)
+        page.wait_for_function("() => document.querySelector('input.score#test_double').placeholder === '2'")
+        page.fill(f"input.score#{lab.WRITTEN}", "1.5")
+        page.fill(f"textarea#{lab.WRITTEN}-comment", COMMENT)
+        page.locator(f"input.score#{lab.WRITTEN}").focus()  # leaving the comment box saves it
+        page.keyboard.press("Tab")
+        deadline = time.monotonic() + 20
+        while written_grade(grading, "ada") != (1.5, False, COMMENT):
+            assert time.monotonic() < deadline, f"formgrader did not save: {written_grade(grading, 'ada')}"
+            time.sleep(0.3)
+    finally:
+        page.screenshot(path=SCREENSHOTS / "formgrader.png", full_page=True)
+        page.close()
 
     plain = export.write(grading / "grades.csv", "csv", grading_dir=grading)
     rows = {line.split(",")[0]: line.split(",") for line in plain.path.read_text().splitlines()[1:]}
