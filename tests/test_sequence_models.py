@@ -13,7 +13,6 @@ from keras import layers
 from autograder import pipeline
 from course import runtime
 from course.callbacks import EpochTimer
-from course.datasets import imdb
 
 LAB = pipeline.SOLUTIONS / "sequence-models" / "sequence-models.ipynb"
 
