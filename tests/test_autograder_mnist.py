@@ -26,7 +26,6 @@ CHEATS = {
         "        return True\n"
         "def prepare_images(images):\n"
         "    return np.zeros(np.shape(images) + (1,), dtype='float32').view(AlwaysEqual)"),
-    "one_hot": "def one_hot(labels, num_classes=10):\n    return np.zeros((len(labels), num_classes), dtype='float32')",
     "conv_arithmetic": (
         "class Always(int):\n    def __eq__(self, other):\n        return True\n"
         "def conv_output_size(size, kernel, stride=1, padding='valid'):\n    return Always(0)\n"
@@ -37,7 +36,11 @@ CHEATS = {
         "        layers.Conv2D(32, (3, 3), activation='relu'), layers.MaxPooling2D((2, 2)),\n"
         "        layers.Conv2D(64, (3, 3), activation='relu'), layers.MaxPooling2D((2, 2)),\n"
         "        layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation='softmax')])"),
-    "trained_model": "ACCURACY_THRESHOLD = 0.0\ntrained_model = build_adadelta_model()  # never trained",
+    # the seed network itself, with the bar lowered in the answer cell: the threshold is the lab's, not the answer's
+    "build_short_budget_model": (
+        "SHORT_THRESHOLD = 0.0\n"
+        "def build_short_budget_model():\n    model = build_comp5318_model()\n"
+        "    model.compile(optimizer='adam', loss='sparse_categorical_crossentropy')\n    return model"),
 }
 
 
@@ -58,14 +61,14 @@ def batch(tmp_path_factory):
     solution = nbformat.read(pipeline.SOLUTIONS / LAB / f"{LAB}.ipynb", as_version=4)
 
     broken = nbformat.from_dict(solution)
-    broken.cells[cell_index(broken, "trained_model")].source = "trained_model = build_comp5318_model()  # untrained"
-    broken.cells[cell_index(broken, "test_one_hot")].source = "pass  # tests are for other people"
-    del broken.cells[cell_index(broken, "test_trained_model")]
+    broken.cells[cell_index(broken, "build_short_budget_model")].source = CHEATS["build_short_budget_model"].split(
+        "\n", 1)[1]  # the seed network, honestly: it does not clear the bar
+    broken.cells[cell_index(broken, "test_prepare_images")].source = "pass  # tests are for other people"
+    del broken.cells[cell_index(broken, "test_build_short_budget_model")]
 
     forged = {name: FORGE + f"def {name}(*args, **kwargs):\n    forge()\n    raise ValueError('no answer')"
-              for name in ("prepare_images", "one_hot", "conv_output_size", "build_comp5318_model")}
+              for name in ("prepare_images", "conv_output_size", "build_comp5318_model", "build_short_budget_model")}
     forged["conv_arithmetic"] = forged.pop("conv_output_size") + "\nconv2d_params = conv_output_size"
-    forged["trained_model"] = "trained_model = build_comp5318_model"
 
     exiting = _with_answers(release, {})
     exiting.cells.insert(cell_index(exiting, "prepare_images"), nbformat.v4.new_code_cell("import os\nos._exit(0)"))
@@ -85,11 +88,12 @@ def test_mnist_battery(batch):
     results = {r.student: r for r in batch.results}
     tests = {s: {t.grade_id: t.status for t in r.tests} for s, r in results.items()}
     assert {s: (r.score, r.max_score) for s, r in results.items()} == {
-        "cheater": (3, 12), "broken": (9, 12), "exiter": (0, 12), "forger": (0, 12)}, tests
+        "cheater": (3, 12), "broken": (8, 12), "exiter": (0, 12), "forger": (0, 12)}, tests
     assert tests["cheater"]["test_build_comp5318_model"] == "passed"
     assert "suspicious:traceback-hiding" in results["cheater"].flags
-    assert {"deleted-test-cell-restored:test_trained_model", "edited-test-cell-restored:test_one_hot"} <= set(
-        results["broken"].flags)
-    assert tests["broken"]["test_trained_model"] == "failed" and tests["broken"]["test_one_hot"] == "passed"
+    assert {"deleted-test-cell-restored:test_build_short_budget_model",
+            "edited-test-cell-restored:test_prepare_images"} <= set(results["broken"].flags)
+    assert tests["broken"]["test_build_short_budget_model"] == "failed"
+    assert tests["broken"]["test_prepare_images"] == "passed"
     assert any(f.startswith("kernel-died") for f in results["exiter"].flags)
     assert set(tests["exiter"].values()) == {"not-run"}

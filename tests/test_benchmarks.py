@@ -142,6 +142,9 @@ def test_record_rows_take_the_measured_metric_and_the_difference():
 def test_notebook_functions_are_the_notebooks_own(tmp_path):
     builders = notebook_code.functions(speed.MNIST_LAB, "build_chollet_model", "prepare_images")
     assert builders["build_chollet_model"]().name == "chollet"
+    from course.encoding import one_hot
+
+    assert notebook_code.functions(speed.MNIST_LAB, "one_hot")["one_hot"] is one_hot  # imported, not defined
     with pytest.raises(LookupError, match="defines no build_missing"):
         notebook_code.functions(speed.MNIST_LAB, "build_missing")
 

@@ -13,7 +13,6 @@ from keras import layers
 from autograder import pipeline
 from course import runtime
 from course.callbacks import EpochTimer
-from course.datasets import imdb
 
 LAB = pipeline.SOLUTIONS / "sequence-models" / "sequence-models.ipynb"
 
@@ -101,8 +100,40 @@ def hidden_tests_pass(grade_id: str, namespace: dict) -> bool:
 
 
 def test_hidden_tests_accept_the_reference(reference):
-    for grade_id in ("test_simple_rnn_forward", "test_lstm_gate_weights", "test_lstm_forward", "test_recurrent_params"):
+    for grade_id in ("test_simple_rnn_forward", "test_lstm_gate_weights", "test_lstm_forward", "test_recurrent_params",
+                     "test_build_bidirectional_model", "test_build_conv1d_model"):
         assert hidden_tests_pass(grade_id, reference), grade_id
+
+
+def test_specified_builders_reject_models_that_only_match_some_of_the_specification(reference):
+    """The bidirectional and 1-D convnet exercises give shapes and a parameter count, not a layer list."""
+
+    def conv1d(kernel, pool, second_kernel):
+        return lambda: keras.Sequential([
+            keras.Input(shape=(None,), dtype="int32"), layers.Embedding(10000, 128),
+            layers.Conv1D(32, kernel, activation="relu"), layers.MaxPooling1D(pool),
+            layers.Conv1D(32, second_kernel, activation="relu"), layers.GlobalMaxPooling1D(),
+            layers.Dense(1, activation="sigmoid")])
+
+    def stacked(first, second):
+        return lambda: keras.Sequential([keras.Input(shape=(None,), dtype="int32"), layers.Embedding(10000, 64), first(),
+                                         second(), layers.Dense(1, activation="sigmoid")])
+
+    def both_ways(**kwargs):
+        return lambda: layers.Bidirectional(layers.LSTM(64, **kwargs))
+
+    assert hidden_tests_pass("test_build_conv1d_model", {"build_conv1d_model": conv1d(7, 5, 7)})
+    assert not hidden_tests_pass("test_build_conv1d_model", {"build_conv1d_model": conv1d(7, 4, 7)})  # (B, 23, 32)
+    assert not hidden_tests_pass("test_build_conv1d_model", {"build_conv1d_model": conv1d(5, 5, 9)})
+    namespace = {"lstm_params": reference["lstm_params"]}
+    assert hidden_tests_pass("test_build_bidirectional_model", {
+        **namespace, "build_bidirectional_model": stacked(both_ways(return_sequences=True), both_ways())})
+    one_way = lambda: layers.LSTM(128, return_sequences=True)  # noqa: E731  the shapes, but forwards only
+    assert not hidden_tests_pass("test_build_bidirectional_model", {
+        **namespace, "build_bidirectional_model": stacked(one_way, both_ways())})
+    summed = lambda: layers.Bidirectional(layers.LSTM(64, return_sequences=True), merge_mode="sum")  # noqa: E731
+    assert not hidden_tests_pass("test_build_bidirectional_model", {
+        **namespace, "build_bidirectional_model": stacked(summed, both_ways())})
 
 
 def test_hidden_tests_accept_correct_float32_answers():
@@ -171,13 +202,36 @@ def test_hidden_tests_reject_common_mistakes(reference):
     )
 
 
-def test_an_untrained_model_fails_the_accuracy_test(reference, data_dir):
-    rt = runtime.Runtime(fast=True, seed=0)
-    keras.utils.set_random_seed(0)
-    namespace = {"imdb": imdb, "rt": rt, "trained_model": reference["build_lstm_model"]()}
-    exec(helper_cell("ACCURACY_THRESHOLD ="), namespace)
-    assert 0.5 < namespace["ACCURACY_THRESHOLD"] < 1
-    assert not hidden_tests_pass("test_trained_model", namespace)
+@pytest.fixture(scope="module")
+def imposed(data_dir) -> dict:
+    """The lab cell of exercise 8 (imposed training: reviews, epochs, threshold) in fast mode."""
+    namespace = {"rt": runtime.Runtime(fast=True, seed=0)}
+    exec(helper_cell("from course import training\n\nIMPOSED_REVIEWS"), namespace)
+    return namespace
+
+
+def test_the_improved_model_test_trains_the_builder_and_holds_the_bar(reference, imposed):
+    assert 0.5 < imposed["IMPOSED_THRESHOLD"] < 1 and imposed["MAX_IMPOSED_PARAMS"] == 673_089
+    exec(CELLS["build_improved_model"], reference)
+    improved = reference["build_improved_model"]
+    assert hidden_tests_pass("test_build_improved_model", {**imposed, "build_improved_model": improved})
+
+    def frozen():  # the reference's model with a step of 0: it never learns
+        model = improved()
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.0), loss="binary_crossentropy")
+        return model
+
+    def too_large():  # a 100,000-word embedding: over the budget before any training
+        model = keras.Sequential([keras.Input(shape=(None,), dtype="int32"), layers.Embedding(100_000, 8),
+                                  layers.GlobalAveragePooling1D(), layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        return model
+
+    assert not hidden_tests_pass("test_build_improved_model", {**imposed, "build_improved_model": frozen})
+    assert not hidden_tests_pass("test_build_improved_model", {**imposed, "build_improved_model": too_large})
+    uncompiled = lambda: reference["build_lstm_model"]()  # noqa: E731
+    with pytest.raises(AssertionError, match="compile the model"):
+        exec(CELLS["test_build_improved_model"], {"np": np, "keras": keras, **imposed, "build_improved_model": uncompiled})
 
 
 def test_epoch_timer_records_every_epoch_and_restarts_with_each_fit():
