@@ -191,7 +191,7 @@ def test_a_compiled_keras_model_crosses_as_config_and_weights(tmp_path):
 
 
 def test_the_optimizer_loss_and_metrics_a_builder_chose_cross_with_the_model(tmp_path):
-    """A builder's compile() is part of the answer (word-embeddings Ex. 5: any optimizer, any step)."""
+    """A builder's compile() is part of the answer (word-embeddings Ex. 6: any optimizer, any step)."""
     import keras
 
     model = keras.Sequential([keras.Input(shape=(10,)), keras.layers.Embedding(50, 4),
