@@ -38,7 +38,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
+from concurrent.futures import CancelledError
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
