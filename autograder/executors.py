@@ -182,13 +182,12 @@ class _Served:
                 problem = f"grader-error:{reply['error']}" if reply.get("error") else ""
         except (OSError, ValueError, subprocess.TimeoutExpired) as exc:  # a broken pipe: the worker is gone
             problem = f"grader-error:worker died ({type(exc).__name__})"
-        if problem:
-            self.close(kill=True)
         if not problem and Path(job.result).is_file():
             return Result.from_dict(json.loads(Path(job.result).read_text()))
         with open(self.log.name, "rb") as log:
             log.seek(offset)
             tail = log.read().decode(errors="replace").strip().splitlines()[-1:]
+        self.close(kill=True)
         return Result(job.lab, job.student, flags=job.intake_flags + [problem or "grader-error:no result"] + tail,
                       seconds=round(time.perf_counter() - start, 2))
 
