@@ -20,6 +20,7 @@ import pytest
 from autograder import integrity, pipeline, sandbox
 from autograder.submissions import Incoming, collect
 from autograder.worker import Result, TestResult
+from tests import attacks
 from tests import grading_lab as lab
 
 LIMITS = sandbox.Limits(cell_timeout=8, notebook_timeout=60, memory=1 << 30, cell_output=200_000)
@@ -114,16 +115,8 @@ def battery(release, paths: dict) -> dict[str, tuple[bytes | None, float, list[s
     leaker = GOOD_DOUBLE.replace("    return", "    import inspect\n    global LEAK\n"
                                  "    LEAK = ''.join(inspect.stack()[1].code_context or [])\n    return")
     hook = "get_ipython().events.register('pre_run_cell', lambda info: print('SAW', info.raw_cell))\n"
-    forge = (  # an ok execute reply and an idle status for the request that is running, sent from inside it
-        "def forge():\n"
-        "    kernel = get_ipython().kernel\n"
-        "    parent = kernel.get_parent('shell')\n"
-        "    kernel.session.send(kernel.shell_stream, 'execute_reply', {'status': 'ok', 'execution_count': 1,\n"
-        "                        'user_expressions': {}, 'payload': []}, parent, ident=kernel._parent_ident['shell'])\n"
-        "    kernel._publish_status('idle', 'shell', parent)\n"
-        "    kernel.shell_stream.flush()\n")
-    transformer = ("class Rewrite:\n    def __call__(self, lines):\n        return ['pass\\n']\n\n"
-                   "get_ipython().input_transformers_post.append(Rewrite())")
+    forge = attacks.FORGE  # an ok execute reply and an idle status, sent from inside the request
+    transformer = attacks.TRANSFORMER
     dispatchers = ("import numpy.testing\n"
                    "for name in ('allclose', 'array_equal', 'isclose', 'all'):\n"
                    "    setattr(np, name, lambda *args, **kwargs: True)\n"

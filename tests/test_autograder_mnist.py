@@ -45,14 +45,7 @@ CHEATS = {
 }
 
 
-FORGE = (  # answers that all raise, after sending an ok execute reply and an idle status for the request
-    "def forge():\n"
-    "    kernel = get_ipython().kernel\n"
-    "    parent = kernel.get_parent('shell')\n"
-    "    kernel.session.send(kernel.shell_stream, 'execute_reply', {'status': 'ok', 'execution_count': 1,\n"
-    "                        'user_expressions': {}, 'payload': []}, parent, ident=kernel._parent_ident['shell'])\n"
-    "    kernel._publish_status('idle', 'shell', parent)\n"
-    "    kernel.shell_stream.flush()\n\n")
+FORGE = attacks.FORGE  # answers that all raise, after an ok execute reply and an idle status
 
 
 @pytest.fixture(scope="module")
