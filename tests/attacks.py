@@ -1,6 +1,6 @@
 """Attacks on the grader by a student who has read ``autograder/`` (issue 15), as submissions of the real labs.
 
-Each attack is a release with some answer cells replaced (and, for some, one extra cell before the
+Each attack is a release with some answer cells replaced (the transformer: one extra cell before the
 first answer), graded end to end by the batch grader in test_salammbo.py and test_autograder_mnist.py:
 
 * ``forger``: every answer raises, after sending the kernel's own ``ok`` execute reply and ``idle``
@@ -9,7 +9,9 @@ first answer), graded end to end by the batch grader in test_salammbo.py and tes
   function, which turns every later cell into ``pass``;
 * ``dispatchers``: wrong answers of the right shapes, with NumPy's comparison dispatchers
   (``np.allclose``, ``np.isclose``, ``np.array_equal``, also in ``numpy._core.numeric``, which
-  ``np.testing`` calls) and ``np.testing``'s assertions replaced by ones that always agree;
+  ``np.testing.assert_allclose`` calls) replaced by ones that always agree, from inside the answers
+  when a test calls them: they are ``_ArrayFunctionDispatcher`` objects, not functions, so a guard
+  that restores patched functions never sees them;
 * ``wrong``: the dispatchers' answers without the patch, its honest twin: the attack must score
   exactly what this scores.
 
@@ -19,6 +21,7 @@ another version of the grader, as the issue's closing note does).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -36,15 +39,20 @@ FORGE = (  # sends an ok execute reply and an idle status for the request that i
     "    kernel.shell_stream.flush()\n\n")
 TRANSFORMER = ("class Rewrite:\n    def __call__(self, lines):\n        return ['pass\\n']\n\n"
                "get_ipython().input_transformers_post.append(Rewrite())")
-DISPATCHERS = (
-    "import numpy\nimport numpy.testing\n\n"
+DISPATCHERS = (  # in each answer cell; patch() runs inside the answer, when a test calls it
+    "import numpy\n\n"
     "def _agree(a, b, *args, **kwargs):\n"
     "    return numpy.ones(numpy.broadcast(numpy.asarray(a), numpy.asarray(b)).shape, dtype=bool)\n\n"
-    "for module in (numpy, numpy._core.numeric):\n"
-    "    module.isclose = _agree\n"
-    "    module.allclose = module.array_equal = module.array_equiv = lambda *args, **kwargs: True\n"
-    "for name in ('assert_allclose', 'assert_array_equal', 'assert_equal', 'assert_array_almost_equal'):\n"
-    "    setattr(numpy.testing, name, lambda *args, **kwargs: None)")
+    "def patch():\n"
+    "    for module in (numpy, numpy._core.numeric):\n"
+    "        module.isclose = _agree\n"
+    "        module.allclose = module.array_equal = module.array_equiv = lambda *args, **kwargs: True")
+
+
+def _calling_patch(source: str) -> str:
+    """An answer whose functions call ``patch()`` first."""
+    return re.sub(r"^(def .*:\n)", r"\1    patch()\n", source, flags=re.MULTILINE)
+
 
 # Per lab: answer cell -> the functions it defines, and wrong answers of the right shapes.
 FUNCTIONS = {
@@ -87,7 +95,8 @@ def notebooks(lab: str, release) -> dict[str, nbformat.NotebookNode]:
     return {
         "forger": _with_answers(release, forged),
         "transformer": _with_answers(release, {}, [(first_answer(release), TRANSFORMER)]),
-        "dispatchers": _with_answers(release, WRONG[lab], [(first_answer(release), DISPATCHERS)]),
+        "dispatchers": _with_answers(release, {cell: DISPATCHERS + "\n\n\n" + _calling_patch(source)
+                                               for cell, source in WRONG[lab].items()}),
         "wrong": _with_answers(release, WRONG[lab]),
     }
 
