@@ -135,10 +135,11 @@ def _nbgrader(command: str, lab: str, course: Path, grading: Path) -> None:
 
 
 def _nbgrader_full_marks(lab: str, grading: Path) -> int:
+    """Submissions with every autograded point (written answers, graded by hand, count for neither method)."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{grading / 'gradebook.db'}") as book:
-        return sum(abs(s.score - s.max_score) < 1e-9 for s in book.find_assignment(lab).submissions)
+        return sum(abs(s.code_score - s.max_code_score) < 1e-9 for s in book.find_assignment(lab).submissions)
 
 
 def _row(name: str, submissions: int, seconds: float, **extra) -> dict:
