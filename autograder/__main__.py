@@ -71,23 +71,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
+        context = pipeline.Context.of(db_url=getattr(args, "db", None))  # the folders and gradebook, resolved once
         if args.command == "release":
-            for lab in args.labs or pipeline.lab_names():
-                print(f"released {pipeline.release(lab).relative_to(pipeline.ROOT)}")
+            for lab in args.labs or context.labs():
+                print(f"released {pipeline.release(lab, context=context).relative_to(pipeline.ROOT)}")
         elif args.command == "batch":
             from autograder import report
 
             result = pipeline.grade_batch(args.lab, args.submissions, workers=args.workers,
                                           limits=Limits.from_arguments(args),
-                                          feedback=not args.no_feedback, force=args.force, db_url=args.db,
-                                          scheduler=args.scheduler)
+                                          feedback=not args.no_feedback, force=args.force,
+                                          scheduler=args.scheduler, context=context)
             print(report.table(result.results))
             print(report.summary(result.results, result.seconds, result.workers, result.sandbox, result.graded))
             print(f"wrote {result.csv}, {result.report}, {result.histogram}")
         elif args.command == "grade":
             score = pipeline.autograde(args.lab, args.notebook, args.student, feedback=args.feedback,
-                                       limits=Limits.from_arguments(args))
-            flags = pipeline.result_of(args.lab, args.student).flags
+                                       limits=Limits.from_arguments(args), context=context)
+            flags = pipeline.result_of(args.lab, args.student, context=context).flags
             print(f"{score.student} {score.lab}: {score.score:g}/{score.max_score:g}"
                   + (f"  flags: {', '.join(flags)}" if flags else ""))
         elif args.command == "check":
@@ -95,14 +96,14 @@ def main(argv: list[str] | None = None) -> int:
 
             return selfcheck.main([args.notebook, "--timeout", str(args.timeout)] + (["--full"] if args.full else []))
         elif args.command == "export":
-            out = args.csv or pipeline.grading_root() / ("grades.csv" if args.format == "csv" else f"{args.format}.csv")
-            print(export.describe(export.write(out, args.format, args.roster, args.lab)))
+            out = args.csv or context.grading_dir / ("grades.csv" if args.format == "csv" else f"{args.format}.csv")
+            print(export.describe(export.write(out, args.format, args.roster, args.lab, context=context)))
         elif args.command == "feedback":
             from autograder import feedback
 
-            paths = feedback.refresh(args.lab)
+            paths = feedback.refresh(args.lab, context=context)
             print(f"wrote the feedback of {len(paths)} submissions of {args.lab} "
-                  f"in {pipeline.grading_root() / 'feedback'}")
+                  f"in {context.grading_dir / 'feedback'}")
     except (pipeline.GradingError, export.ExportError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

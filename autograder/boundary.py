@@ -1,8 +1,9 @@
 """The trusted side of the boundary: answer values fetched from the student's kernel as data, and
 call proxies for the student's functions.
 
-Every request is one silent execution in the student's kernel of :mod:`autograder.wire`'s source
-(in a fresh namespace) with a request file naming a fresh folder under the kernel's scratch folder.
+Every request is one silent execution in the student's kernel of :mod:`autograder.wire`'s ``serve``
+(its source is sent with the first request and kept in the kernel) with a request file naming a
+fresh folder under the kernel's scratch folder.
 The student's side writes the value there; this side reads it with :func:`wire.decode` once the
 kernel has finished the request. The kernel's replies and messages only say *when* to look: a reply
 the student forged makes the value file missing or incomplete, and that student's test fails. No
@@ -158,6 +159,9 @@ class Boundary:
         self.key = "_course_boundary_" + secrets.token_hex(8)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.calls = 0
+        # The student's side of wire is sent (and compiled) once, then called by name: the student could
+        # replace it, as they could patch anything it uses; what comes back is read as data either way.
+        self.loaded = False
 
     def _request(self, request: dict):
         name = secrets.token_hex(8)
@@ -170,10 +174,16 @@ class Boundary:
                 wire.encode(request["args"], exchange / "args", register=self._register)
                 request["args"] = str(seen / "args")
             (exchange / "request.json").write_text(json.dumps({**request, "key": self.key, "out": str(seen / "out")}))
-            code = f"(lambda ns: exec({WIRE_SOURCE!r}, ns) or ns['serve']({str(seen / 'request.json')!r}))({{}})"
+            path, entry = str(seen / "request.json"), self.key + "_serve"
+            if self.loaded:  # wire's serve, kept in the kernel by the first request (not compiled again)
+                code = f"__import__('sys').__dict__[{entry!r}]({path!r})"
+            else:
+                code = (f"(lambda ns: exec({WIRE_SOURCE!r}, ns) or __import__('sys').__dict__.__setitem__("
+                        f"{entry!r}, ns['serve']) or ns['serve']({path!r}))({{}})")
             if not self.runner(code, self.timeout):
                 raise BoundaryError(f"the student's code ran longer than {self.timeout:g} s")
             reply = wire.decode(out, proxy=self._proxy, keras_model=rebuild_keras)
+            self.loaded = True
             if isinstance(reply, dict) and set(reply) == {"failed"}:
                 raise wire.WireError(f"the notebook could not send the value ({str(reply['failed'])[:300]})")
             return reply

@@ -3,8 +3,9 @@
 :func:`autograder.pipeline.grade_batch` hands its jobs to an executor and records each result, in
 its own process, as it arrives (only the coordinator writes the gradebook, results and feedback):
 
-* :class:`LocalPool` (the default): ``workers`` threads on this machine, each running one
-  ``python -m autograder.worker JOB.json`` process at a time, reading and writing the grading folder.
+* :class:`LocalPool` (the default): ``workers`` long-lived ``python -m autograder.worker --serve``
+  processes on this machine, each grading one job at a time from a shared queue, reading and writing
+  the grading folder; a worker that dies is replaced and its job reported, the batch never stops.
 * :class:`DaskCluster` (``--scheduler ADDRESS`` or ``$COURSE_DASK_SCHEDULER``): a running Dask
   cluster, through ``distributed.Client``. Each job becomes a :class:`Task` that carries bytes (the
   master notebook, the submission, the lab's files, the limits) and returns an :class:`Outcome` that
@@ -15,23 +16,29 @@ its own process, as it arrives (only the coordinator writes the gradebook, resul
   the coordinator records once.
 
 On a Dask worker, :func:`grade_task` writes the bytes into a temporary folder and runs the same
-worker process as the local pool, with a parent-death signal: the process runs in its own session,
+worker code as the local pool (one ``python -m autograder.worker JOB.json`` process per task), with a parent-death signal: the process runs in its own session,
 so without it a killed Dask worker would leave its grading running. The worker process's kernel
 dies with it (bwrap ``--die-with-parent``; without bwrap, ipykernel's parent poller).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
+import queue
+import select
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
+from concurrent.futures import CancelledError
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -74,30 +81,135 @@ def connect(scheduler: str | None, workers: int):
 
 
 class LocalPool:
-    """``workers`` worker processes at a time on this machine (threads waiting on subprocesses)."""
+    """``workers`` long-lived worker processes on this machine (``python -m autograder.worker --serve``),
+    each grading one job at a time from a shared queue and kept for the next: the grading side (and
+    TensorFlow, once a lab imported it) starts once per worker, not once per submission. A worker that
+    dies or overruns its job's time is killed and replaced; that job is reported, the batch goes on."""
 
     def __init__(self, workers: int):
         self.workers = workers
+        self._processes: list[_Served] = []
+        self._stop = threading.Event()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
+        self._stop.set()
+        for process in list(self._processes):
+            process.close(kill=exc[0] is not None)
         return False
 
     def grade(self, jobs, timeout: float):
         """Yield each job's :class:`~autograder.worker.Result` as it is done."""
-        from autograder.pipeline import _job_result
+        pending: queue.SimpleQueue = queue.SimpleQueue()
+        for job in jobs:
+            pending.put(job)
+        done: queue.SimpleQueue = queue.SimpleQueue()
 
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            futures = [pool.submit(_job_result, job, timeout) for job in jobs]
-            for future in as_completed(futures):
-                yield future.result()
+        def work():
+            # Each thread owns its worker process, started by this thread: the process's parent-death
+            # signal follows the thread that started it.
+            served = None
+            try:
+                while not self._stop.is_set():
+                    try:
+                        job = pending.get_nowait()
+                    except queue.Empty:
+                        return
+                    if served is None or not served.alive():
+                        served = _Served(Path(job.work_root))
+                        self._processes.append(served)
+                    try:
+                        result = served.grade(job, timeout)
+                    except Exception as exc:  # noqa: BLE001 (this job is reported, the batch goes on)
+                        result = _failed(job, f"grader-error:{type(exc).__name__}: {str(exc)[:200]}")
+                    done.put(result)
+            finally:
+                if served is not None:
+                    served.close()
+
+        threads = [threading.Thread(target=work, name=f"grading-worker-{i}", daemon=True)
+                   for i in range(min(self.workers, len(jobs)))]
+        for thread in threads:
+            thread.start()
+        for _ in range(len(jobs)):
+            yield done.get()
+        for thread in threads:
+            thread.join()
 
     def isolation(self, results) -> str:
         from autograder import sandbox
 
         return sandbox.sandbox_mode()
+
+
+class _Served:
+    """One long-lived worker process: jobs go in on its stdin, one reply line per job comes back on
+    its stdout; its stderr goes to a log whose tail explains a failure."""
+
+    def __init__(self, work_root: Path):
+        from autograder.pipeline import ROOT
+
+        work_root.mkdir(parents=True, exist_ok=True)
+        self.log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", dir=work_root, delete=False)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "autograder.worker", "--serve"], cwd=ROOT, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.log, start_new_session=True,
+            preexec_fn=parent_death_signal())  # dies with us (its kernel with it: bwrap --die-with-parent)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def grade(self, job, timeout: float):
+        from autograder.worker import Result
+
+        start = time.perf_counter()
+        offset = os.path.getsize(self.log.name)
+        Path(job.result).unlink(missing_ok=True)
+        reply = None
+        try:
+            self.process.stdin.write((json.dumps(asdict(job)) + "\n").encode())
+            self.process.stdin.flush()
+            ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+            line = self.process.stdout.readline() if ready else None
+            if line is None:
+                problem = f"grader-timeout:{timeout:g}s"
+            elif not line:
+                problem = f"grader-error:worker died (exit {self.process.wait(timeout=10)})"
+            else:
+                reply = json.loads(line)
+                problem = f"grader-error:{reply['error']}" if reply.get("error") else ""
+        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:  # a broken pipe: the worker is gone
+            problem = f"grader-error:worker died ({type(exc).__name__})"
+        if not problem and Path(job.result).is_file():
+            return Result.from_dict(json.loads(Path(job.result).read_text()))
+        with open(self.log.name, "rb") as log:
+            log.seek(offset)
+            tail = log.read().decode(errors="replace").strip().splitlines()[-1:]
+        self.close(kill=True)
+        return Result(job.lab, job.student, flags=job.intake_flags + [problem or "grader-error:no result"] + tail,
+                      seconds=round(time.perf_counter() - start, 2))
+
+    def close(self, kill: bool = False) -> None:
+        """Stop the worker: end its input and let it finish, or kill its process group at once."""
+        if self.process.poll() is None:
+            if not kill:
+                try:
+                    self.process.stdin.close()
+                    self.process.wait(timeout=30)
+                except (OSError, subprocess.TimeoutExpired):
+                    kill = True
+            if kill:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+        self.log.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.log.name)
 
 
 @dataclass

@@ -70,13 +70,13 @@ class Export:
     needs_manual_grade: list[str] = field(default_factory=list)  # "student lab": written answers to grade
 
 
-def grades(grading_dir=None, db_url: str | None = None, labs: list[str] | None = None):
+def grades(grading_dir=None, db_url: str | None = None, labs: list[str] | None = None, context=None):
     """(max score per lab, {student: {lab: Grade}}, {student: LMS id}) from the gradebook."""
     from autograder import pipeline
 
     maxima: dict[str, float] = {}
     found: dict[str, dict[str, Grade]] = {}
-    with pipeline.gradebook(grading_dir, db_url) as book:
+    with pipeline.Context.of(grading_dir, None, db_url, context).gradebook() as book:
         names = [a.name for a in book.assignments]
         unknown = [lab for lab in labs or [] if lab not in names]
         if unknown:
@@ -160,7 +160,7 @@ def _points(value: float) -> str:
 
 
 def write(out: str | Path, fmt: str = "csv", roster: str | Path | None = None, labs: list[str] | None = None,
-          grading_dir=None, db_url: str | None = None) -> Export:
+          grading_dir=None, db_url: str | None = None, context=None) -> Export:
     """Write the grade file ``out`` in format ``fmt`` (see the module's docstring)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -170,7 +170,7 @@ def write(out: str | Path, fmt: str = "csv", roster: str | Path | None = None, l
         raise ExportError(f"the {fmt} format needs --roster: "
                           + ("Canvas's gradebook export (Grades > Export)" if fmt == "canvas"
                              else "Moodle's grading worksheet of the assignment (Download grading worksheet)"))
-    maxima, found, lms_ids = grades(grading_dir, db_url, labs)
+    maxima, found, lms_ids = grades(grading_dir, db_url, labs, context)
     order = sorted(maxima)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

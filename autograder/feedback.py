@@ -173,19 +173,21 @@ def write(executed, master, result, path: Path, hand: dict[str, HandGrade] | Non
     return path
 
 
-def refresh(lab: str, grading_dir=None, db_url: str | None = None, hand_graded_only: bool = False) -> list[Path]:
+def refresh(lab: str, grading_dir=None, db_url: str | None = None, hand_graded_only: bool = False,
+            context=None) -> list[Path]:
     """Rewrite the feedback of every graded submission of ``lab`` with the gradebook's hand grades
     (``hand_graded_only``: only where the instructor gave points or comments)."""
     from autograder import pipeline
 
-    grading = pipeline.grading_root(grading_dir)
+    context = pipeline.Context.of(grading_dir, None, db_url, context)
+    grading = context.grading_dir
     master_path = grading / "master" / lab / f"{lab}.ipynb"
     if not master_path.is_file():
         raise pipeline.GradingError(f"{lab} has not been graded in {grading}: run the batch grader first")
     master = nbformat.read(master_path, as_version=4)
     written = {integrity.grade_id(c) for c in master.cells if integrity.is_written(c)}
     written_paths = []
-    with pipeline.gradebook(grading, db_url) as book:
+    with context.gradebook() as book:
         students = sorted(s.student_id for s in book.find_assignment(lab).submissions)
         for student in students:
             executed = grading / "autograded" / student / lab / f"{lab}.ipynb"
@@ -194,7 +196,7 @@ def refresh(lab: str, grading_dir=None, db_url: str | None = None, hand_graded_o
             hand = hand_grades(book, lab, student, written)
             if hand_graded_only and not any(h.points is not None or h.comment for h in hand.values()):
                 continue
-            result = pipeline.result_of(lab, student, grading)
+            result = pipeline.result_of(lab, student, context=context)
             path = grading / "feedback" / student / lab / f"{lab}.html"
             written_paths.append(write(nbformat.read(executed, as_version=4), master, result, path, hand))
     return written_paths

@@ -11,15 +11,19 @@ and records every result in the gradebook from this one process, so parallel gra
 on it. Results are cached by the sha256 of the submission and of the lab's master, so a re-run only
 grades what changed and writes the same grades again.
 
-Every function takes an optional ``grading_dir`` (default ``$COURSE_GRADING_DIR`` or ``grading/``)
-so that tests and CI grade in a scratch folder and never touch an instructor's gradebook, and an
-optional ``course_dir`` (default: this repository) holding ``solutions/`` and ``labs/``. The
-gradebook is SQLite in the grading folder unless ``$COURSE_GRADEBOOK_URL`` (or ``db_url``) names
-another SQLAlchemy URL, e.g. ``postgresql://grader@dbhost/course``.
+Where a course is graded is one :class:`Context`, resolved once and handed to every step: the course
+folder (default: this repository) holding ``solutions/`` and ``labs/``, the grading folder (default
+``$COURSE_GRADING_DIR`` or ``grading/``, so that tests and CI grade in a scratch folder and never touch
+an instructor's gradebook), the gradebook URL (SQLite in the grading folder unless
+``$COURSE_GRADEBOOK_URL`` names another SQLAlchemy URL, e.g. ``postgresql://grader@dbhost/course``)
+and the nbgrader config for them, loaded once. Every public function takes ``context=``; the
+shorthands ``grading_dir=``, ``course_dir=`` and ``db_url=`` build one (:meth:`Context.of`).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import subprocess
@@ -63,29 +67,74 @@ def grading_root(grading_dir: str | Path | None = None) -> Path:
     return Path(grading_dir or default).resolve()
 
 
-def load_config(grading_dir: str | Path | None = None, release_dir: str | Path | None = None,
-                course_dir: str | Path | None = None, db_url: str | None = None):
-    """The course's nbgrader config, with the grading work folders (and the release) redirected."""
-    from traitlets.config.loader import PyFileConfigLoader
+@dataclass(frozen=True, eq=False)
+class Context:
+    """Where a course is graded (compare nbgrader's ``CourseDirectory``): the course folder (``solutions/``,
+    ``labs/``), the grading folder (gradebook, submissions, results, reports, feedback), the gradebook
+    URL (None: ``$COURSE_GRADEBOOK_URL``, else SQLite in the grading folder, as nbgrader_config.py
+    says) and :attr:`config`, the course's nbgrader config for them, loaded once."""
 
-    grading = grading_root(grading_dir)
-    previous = os.environ.get("COURSE_GRADING_DIR")
-    os.environ["COURSE_GRADING_DIR"] = str(grading)
-    try:
-        config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
-    finally:
-        if previous is None:
-            os.environ.pop("COURSE_GRADING_DIR", None)
-        else:
-            os.environ["COURSE_GRADING_DIR"] = previous
-    if course_dir is not None:
-        config.CourseDirectory.root = str(Path(course_dir).resolve())
-    if release_dir is not None:
+    course_dir: Path
+    grading_dir: Path
+    db_url: str | None = None
+
+    @classmethod
+    def of(cls, grading_dir: str | Path | None = None, course_dir: str | Path | None = None,
+           db_url: str | None = None, context: "Context | None" = None) -> "Context":
+        """``context`` itself, or one made from the shorthands and their defaults (never both)."""
+        if context is not None:
+            if grading_dir is not None or course_dir is not None or db_url is not None:
+                raise TypeError("give either context= or grading_dir=/course_dir=/db_url=, not both")
+            return context
+        return cls(Path(course_dir or ROOT).resolve(), grading_root(grading_dir), db_url or None)
+
+    @functools.cached_property
+    def config(self):
+        """The nbgrader config, its work folders in the grading folder (created), the sources in the course folder."""
+        from traitlets.config.loader import PyFileConfigLoader
+
+        previous = os.environ.get("COURSE_GRADING_DIR")
+        os.environ["COURSE_GRADING_DIR"] = str(self.grading_dir)
+        try:
+            config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
+        finally:
+            if previous is None:
+                os.environ.pop("COURSE_GRADING_DIR", None)
+            else:
+                os.environ["COURSE_GRADING_DIR"] = previous
+        config.CourseDirectory.root = str(self.course_dir)
+        if self.db_url:
+            config.CourseDirectory.db_url = self.db_url
+        self.grading_dir.mkdir(parents=True, exist_ok=True)
+        return config
+
+    def release_config(self, release_dir: str | Path | None = None):
+        """:attr:`config` with the student release written to ``release_dir`` (default: ``labs/``)."""
+        if release_dir is None:
+            return self.config
+        config = copy.deepcopy(self.config)
         config.CourseDirectory.release_directory = str(Path(release_dir).resolve())
-    if db_url:
-        config.CourseDirectory.db_url = db_url
-    grading.mkdir(parents=True, exist_ok=True)
-    return config
+        return config
+
+    @property
+    def gradebook_url(self) -> str:
+        return self.config.CourseDirectory.db_url
+
+    def labs(self) -> list[str]:
+        return lab_names(self.course_dir)
+
+    def gradebook(self):
+        """nbgrader's Gradebook on this context's database (use as a context manager)."""
+        from nbgrader.api import Gradebook
+
+        _venv_on_path()
+        return Gradebook(self.gradebook_url, course_id=self.config.CourseDirectory.course_id)
+
+
+def load_config(grading_dir: str | Path | None = None, release_dir: str | Path | None = None,
+                course_dir: str | Path | None = None, db_url: str | None = None, context: Context | None = None):
+    """The course's nbgrader config, with the grading work folders (and the release) redirected."""
+    return Context.of(grading_dir, course_dir, db_url, context).release_config(release_dir)
 
 
 def _venv_on_path() -> None:
@@ -109,38 +158,35 @@ def _check(result: dict, what: str) -> dict:
 
 
 def release(lab: str, release_dir: str | Path | None = None, grading_dir: str | Path | None = None,
-            course_dir: str | Path | None = None, db_url: str | None = None) -> Path:
+            course_dir: str | Path | None = None, db_url: str | None = None, context: Context | None = None) -> Path:
     """Generate the student version of ``lab`` (solutions and hidden tests removed), record it in the gradebook."""
-    course = Path(course_dir or ROOT)
-    if lab not in lab_names(course):
-        raise GradingError(f"unknown lab '{lab}': expected solutions/{lab}/{lab}.ipynb (labs: {lab_names(course)})")
-    config = load_config(grading_dir, release_dir, course_dir, db_url)
-    _check(_api(config).generate_assignment(lab, force=True), f"generate_assignment {lab}")
-    return Path(release_dir).resolve() / lab if release_dir else course / "labs" / lab
+    context = Context.of(grading_dir, course_dir, db_url, context)
+    if lab not in context.labs():
+        raise GradingError(f"unknown lab '{lab}': expected solutions/{lab}/{lab}.ipynb (labs: {context.labs()})")
+    _check(_api(context.release_config(release_dir)).generate_assignment(lab, force=True), f"generate_assignment {lab}")
+    return Path(release_dir).resolve() / lab if release_dir else context.course_dir / "labs" / lab
 
 
-def gradebook(grading_dir: str | Path | None = None, db_url: str | None = None):
+def gradebook(grading_dir: str | Path | None = None, db_url: str | None = None, context: Context | None = None):
     """nbgrader's Gradebook on the configured database (use as a context manager)."""
-    from nbgrader.api import Gradebook
-
-    config = load_config(grading_dir, db_url=db_url)
-    _venv_on_path()
-    return Gradebook(config.CourseDirectory.db_url, course_id=config.CourseDirectory.course_id)
+    return Context.of(grading_dir, None, db_url, context).gradebook()
 
 
-def score_of(lab: str, student: str, grading_dir: str | Path | None = None, db_url: str | None = None) -> Score:
+def score_of(lab: str, student: str, grading_dir: str | Path | None = None, db_url: str | None = None,
+             context: Context | None = None) -> Score:
     """The autograded part of a student's grade, as :func:`autograde` returns it (points given by hand to
     written answers are added in the exports, :mod:`autograder.export`)."""
-    with gradebook(grading_dir, db_url) as book:
+    with Context.of(grading_dir, None, db_url, context).gradebook() as book:
         submission = book.find_submission(lab, student)
         return Score(lab, student, float(submission.code_score), float(submission.max_code_score))
 
 
-def export_grades(path: str | Path, grading_dir: str | Path | None = None, db_url: str | None = None) -> Path:
+def export_grades(path: str | Path, grading_dir: str | Path | None = None, db_url: str | None = None,
+                  context: Context | None = None) -> Path:
     """Write every graded submission's score to a CSV (see :mod:`autograder.export`, format ``csv``)."""
     from autograder import export
 
-    return export.write(path, "csv", grading_dir=grading_dir, db_url=db_url).path
+    return export.write(path, "csv", context=Context.of(grading_dir, None, db_url, context)).path
 
 
 # --- batch grading -------------------------------------------------------------------------------
@@ -160,27 +206,23 @@ class BatchReport:
     grading_dir: Path = field(default_factory=Path)
 
 
-def master_notebook(lab: str, grading_dir: str | Path | None = None, course_dir: str | Path | None = None,
-                    db_url: str | None = None) -> Path:
+def master_notebook(lab: str, context: Context) -> Path:
     """Write the lab's master (answers stubbed, hidden tests kept) outside the sandbox; make sure
     the gradebook records the lab with the same test cells and points (releasing it if not)."""
     from autograder import integrity
 
-    course = Path(course_dir or ROOT)
-    solution = course / "solutions" / lab / f"{lab}.ipynb"
+    solution = context.course_dir / "solutions" / lab / f"{lab}.ipynb"
     if not solution.is_file():
-        raise GradingError(f"unknown lab '{lab}': expected {solution} (labs: {lab_names(course)})")
-    grading = grading_root(grading_dir)
-    config = load_config(grading, course_dir=course, db_url=db_url)
-    master = integrity.master(solution, config)
+        raise GradingError(f"unknown lab '{lab}': expected {solution} (labs: {context.labs()})")
+    master = integrity.master(solution, context.config)
     expected = {integrity.grade_id(c): integrity.points(c) for c in master.cells if integrity.nbgrader_meta(c).get("grade")}
-    if _recorded_cells(lab, grading, db_url) != expected:
-        release(lab, release_dir=grading / "release", grading_dir=grading, course_dir=course, db_url=db_url)
-        if _recorded_cells(lab, grading, db_url) != expected:
+    if _recorded_cells(lab, context) != expected:
+        release(lab, release_dir=context.grading_dir / "release", context=context)
+        if _recorded_cells(lab, context) != expected:
             raise GradingError(f"the gradebook's record of {lab} does not match solutions/{lab}")
     import nbformat
 
-    path = grading / "master" / lab / f"{lab}.ipynb"
+    path = context.grading_dir / "master" / lab / f"{lab}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = nbformat.writes(master)
     if not path.is_file() or path.read_text() != text:
@@ -188,10 +230,10 @@ def master_notebook(lab: str, grading_dir: str | Path | None = None, course_dir:
     return path
 
 
-def _recorded_cells(lab: str, grading: Path, db_url: str | None) -> dict:
+def _recorded_cells(lab: str, context: Context) -> dict:
     from nbgrader.api import MissingEntry
 
-    with gradebook(grading, db_url) as book:
+    with context.gradebook() as book:
         try:
             notebook = book.find_notebook(lab, lab)
         except MissingEntry:
@@ -308,6 +350,7 @@ def grade_batch(
     progress: bool = True,
     db_url: str | None = None,
     scheduler: str | None = None,
+    context: Context | None = None,
 ) -> BatchReport:
     """Grade every submission of ``lab`` found in ``submissions`` (folder or zip; see
     :mod:`autograder.submissions`), or a list of :class:`~autograder.submissions.Incoming`, on this
@@ -320,9 +363,9 @@ def grade_batch(
     start = time.perf_counter()
     limits = limits or sandbox.Limits()
     workers = workers or default_workers()
-    course = Path(course_dir or ROOT).resolve()
-    grading = grading_root(grading_dir)
-    master = master_notebook(lab, grading, course, db_url)
+    context = Context.of(grading_dir, course_dir, db_url, context)
+    course, grading = context.course_dir, context.grading_dir
+    master = master_notebook(lab, context)
     master_sha = sha256(master.read_bytes())
     incoming = submissions if isinstance(submissions, list) else intake.collect(submissions, lab)
     if not incoming:
@@ -361,7 +404,7 @@ def grade_batch(
             jobs.append(job)
 
     results = list(cached)
-    with gradebook(grading, db_url) as book, executors.connect(scheduler, workers) as executor:
+    with context.gradebook() as book, executors.connect(scheduler, workers) as executor:
         for item in incoming:  # the LMS's user/participant id, for the export's roster matching
             if item.lms_id:
                 book.update_or_create_student(item.student, lms_user_id=item.lms_id)
@@ -380,7 +423,7 @@ def grade_batch(
     if feedback and any(r.answers for r in results):  # the workers' feedback lacks the points given by hand
         from autograder.feedback import refresh
 
-        refresh(lab, grading, db_url, hand_graded_only=True)
+        refresh(lab, context=context, hand_graded_only=True)
     results.sort(key=lambda r: r.student)
     seconds = time.perf_counter() - start
     paths = report.write(lab, results, grading / "reports" / lab, seconds=seconds, workers=executor.workers,
@@ -422,6 +465,7 @@ def autograde(
     feedback: bool = False,
     course_dir: str | Path | None = None,
     limits=None,
+    context: Context | None = None,
 ) -> Score:
     """Autograde one notebook as ``student``'s submission of ``lab`` and return its score."""
     from autograder.submissions import read_notebook, student_id
@@ -432,17 +476,17 @@ def autograde(
         incoming = [read_notebook(notebook, student)]
     except FileNotFoundError as exc:
         raise GradingError(str(exc)) from None
-    batch = grade_batch(lab, incoming, grading_dir, course_dir, workers=1, limits=limits, feedback=feedback,
-                        force=True, progress=False)
+    batch = grade_batch(lab, incoming, workers=1, limits=limits, feedback=feedback, force=True, progress=False,
+                        context=Context.of(grading_dir, course_dir, None, context))
     result = batch.results[0]
     return Score(lab, student, result.score, result.max_score)
 
 
-def result_of(lab: str, student: str, grading_dir: str | Path | None = None):
+def result_of(lab: str, student: str, grading_dir: str | Path | None = None, context: Context | None = None):
     """The last grading result (tests, flags, time) of a student's submission."""
     from autograder.worker import Result
 
-    path = grading_root(grading_dir) / "results" / lab / f"{student}.json"
+    path = Context.of(grading_dir, context=context).grading_dir / "results" / lab / f"{student}.json"
     if not path.is_file():
         raise GradingError(f"{student} has no graded submission of {lab}")
     return Result.from_dict(json.loads(path.read_text()))

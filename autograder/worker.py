@@ -1,7 +1,10 @@
-"""Grade one submission in its own process: ``python -m autograder.worker JOB.json``.
+"""Grade submissions in a worker process: ``python -m autograder.worker --serve`` (the local pool's
+long-lived workers, one job per line of stdin) or ``python -m autograder.worker JOB.json`` (one job,
+the Dask executor's way).
 
-The batch runs one worker per submission (``workers`` at a time), so a crash, a runaway output or a
-leak stays inside one process. The worker is trusted code: it reads the master (hidden tests
+The batch runs ``workers`` worker processes, each grading one submission at a time and kept for the
+next (the grading side starts once, TensorFlow stays imported), so a crash, a runaway output or a
+leak stays inside one process: a worker that dies is replaced and only its job is reported. The worker is trusted code: it reads the master (hidden tests
 included), assembles the notebook, runs the student's cells (answers and the lab's own cells, in
 order) in a sandboxed kernel (:mod:`autograder.sandbox`) and every test cell in its own trusted
 grading kernel (:mod:`autograder.trusted`), with the answers each test reads fetched from the
@@ -418,10 +421,64 @@ def grade(job: Job) -> Result:
     return result
 
 
+def _fresh_state(job: Job, path: list[str], environ: dict) -> None:
+    """Between two gradings in one long-lived worker: forget what the last one left in this process
+    (Keras's session and layer-name counters, open figures, modules imported from its work folder,
+    ``sys.path`` and environment changes), so that each submission is graded as by a new process."""
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.backend.clear_session()
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
+    work = str(Path(job.work_root).resolve()) + os.sep
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(work):
+            del sys.modules[name]  # imported from a lab's files in the last job's folder
+    sys.path[:] = path
+    for key in set(os.environ) - set(environ):
+        del os.environ[key]
+    os.environ.update(environ)
+    import gc
+
+    gc.collect()
+
+
+def serve(replies) -> None:
+    """The long-lived worker of the local pool (:class:`autograder.executors.LocalPool`): one job (its
+    JSON) per line of stdin, one reply line per job on ``replies``: ``{}`` once its result.json is
+    written, or ``{"error": ...}`` when the grading itself failed (the worker then exits, and the pool
+    starts a fresh one). TensorFlow and the grading code stay imported from one job to the next."""
+    path, environ = list(sys.path), dict(os.environ)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            job = Job(**json.loads(line))
+            grade(job)
+        except Exception as exc:  # noqa: BLE001 (reported for this job; a fresh worker takes the next)
+            import traceback
+
+            traceback.print_exc()
+            replies.write(json.dumps({"error": f"{type(exc).__name__}: {str(exc)[:300]}"}) + "\n")
+            replies.flush()
+            return
+        _fresh_state(job, path, environ)
+        replies.write("{}\n")
+        replies.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``JOB.json``: grade one job (the Dask executor's way); ``--serve``: grade the jobs sent on stdin."""
     argv = sys.argv[1:] if argv is None else argv
-    job = Job(**json.loads(Path(argv[0]).read_text()))
     os.umask(0o077)
+    if argv == ["--serve"]:
+        # The replies get the real stdout; whatever else prints (a library, a lab cell) goes to stderr.
+        replies = os.fdopen(os.dup(1), "w", buffering=1)
+        os.dup2(2, 1)
+        serve(replies)
+        return 0
+    job = Job(**json.loads(Path(argv[0]).read_text()))
     grade(job)
     return 0
 

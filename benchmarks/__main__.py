@@ -1,5 +1,5 @@
 """python -m benchmarks [--only SELECTOR[,SELECTOR...]] [--smoke] [--out DIR] [--list] [--render]
-                       [--merge RESULTS_JSON [--label LABEL]]
+                       [--submissions N|LAB=N ...] [--no-dask] [--merge RESULTS_JSON [--label LABEL]]
 
 A selector is a section (accuracy, seeds, speed, budget, grading), ``section:text`` (that section's items
 containing text), or ``text`` (the items of every section containing text, e.g. ``mnist``).
@@ -98,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure nothing: regenerate results.md, results.csv and the plots from results.json")
     parser.add_argument("--repeats", type=int, help="timed epochs per variant in the speed section")
     parser.add_argument("--speed-images", type=int, help="images per timed epoch in the speed section")
-    parser.add_argument("--submissions", type=int, help="submissions per method in the grading section")
+    parser.add_argument("--submissions", action="append", default=[], metavar="N|LAB=N",
+                        help="submissions per method in the grading section: N for every lab, LAB=N for one "
+                             "(repeatable, e.g. --submissions 100 --submissions mnist-cnn=12)")
+    parser.add_argument("--no-dask", action="store_true",
+                        help="grading: skip the batch grader on a local Dask cluster (the two graders only)")
     parser.add_argument("--merge", type=Path, metavar="RESULTS_JSON",
                         help="measure nothing: add another machine's results.json beside this machine's rows")
     parser.add_argument("--label", help="with --merge: the name its items get after '@' (default: its GPU)")
@@ -108,12 +112,21 @@ def main(argv: list[str] | None = None) -> int:
         options = Options.smoke_sizes(args.out or env.BUILD / "bench-smoke")
     else:
         options = Options(out_dir=args.out) if args.out else Options()
-    for name in ("repeats", "speed_images", "submissions"):
+    for name in ("repeats", "speed_images"):
         value = getattr(args, name)
         if value is not None:
             if value < 1:
                 parser.error(f"--{name.replace('_', '-')} must be at least 1")
             setattr(options, name, value)
+    for value in args.submissions:
+        lab, _, count = value.rpartition("=")
+        if not count.isdigit() or int(count) < 1:
+            parser.error(f"--submissions {value}: expected N or LAB=N, N at least 1")
+        if lab:
+            options.lab_submissions[lab] = int(count)
+        else:
+            options.submissions = int(count)
+    options.grading_dask = not args.no_dask
     options.all_variants = args.all_variants
     selectors = [s.strip() for s in args.only.split(",") if s.strip()]
     if args.list:

@@ -38,7 +38,11 @@ SMOKE_LAB = "smoke"
 def items(options: Options) -> list[str]:
     from autograder import pipeline
 
-    return [SMOKE_LAB] if options.smoke else pipeline.lab_names()
+    labs = [SMOKE_LAB] if options.smoke else pipeline.lab_names()
+    unknown = sorted(set(options.lab_submissions) - set(labs))
+    if unknown:
+        raise SystemExit(f"--submissions {unknown[0]}=N: no such lab (labs: {', '.join(labs)})")
+    return labs
 
 
 def measure(selected: list[str], options: Options):
@@ -50,7 +54,7 @@ def _side_by_side(lab: str, options: Options) -> list[dict]:
     work = options.work_dir / "grading" / lab
     shutil.rmtree(work, ignore_errors=True)
     course = _course_with(lab, work / "course", options)
-    students = [f"student{i:03d}" for i in range(options.submissions)]
+    students = [f"student{i:03d}" for i in range(options.submissions_of(lab))]
     solution = course / "solutions" / lab / f"{lab}.ipynb"
     # One folder of submissions in nbgrader's submitted/<student>/<lab>/<lab>.ipynb layout, graded by both.
     plain = work / "plain"
@@ -85,6 +89,8 @@ def _side_by_side(lab: str, options: Options) -> list[dict]:
     rows.append({"name": "ratio (batch / nbgrader)",
                  "ratio": rows[1]["submissions_per_minute"] / rows[0]["submissions_per_minute"]})
 
+    if not options.grading_dask:
+        return rows
     # The batch grader again, through a Dask cluster on this machine (issue 19): as many one-thread
     # worker processes as the pool had workers, started untimed; every submission travels as bytes.
     from distributed import LocalCluster
@@ -129,10 +135,11 @@ def _nbgrader(command: str, lab: str, course: Path, grading: Path) -> None:
 
 
 def _nbgrader_full_marks(lab: str, grading: Path) -> int:
+    """Submissions with every autograded point (written answers, graded by hand, count for neither method)."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{grading / 'gradebook.db'}") as book:
-        return sum(abs(s.score - s.max_score) < 1e-9 for s in book.find_assignment(lab).submissions)
+        return sum(abs(s.code_score - s.max_code_score) < 1e-9 for s in book.find_assignment(lab).submissions)
 
 
 def _row(name: str, submissions: int, seconds: float, **extra) -> dict:

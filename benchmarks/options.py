@@ -22,8 +22,11 @@ class Options:
     repeats: int = 5
     # Mixed-precision and XLA variants even without a GPU (to test them; slow on a CPU).
     all_variants: bool = False
-    # Grading throughput: copies of the reference solution graded by each method.
+    # Grading throughput: copies of the reference solution graded by each method, per lab where
+    # lab_submissions names it (--submissions LAB=N), and whether a local Dask cluster grades them too.
     submissions: int = 100
+    lab_submissions: dict = field(default_factory=dict)
+    grading_dask: bool = True
     # Seeds beside ours: None runs both sides as written; N lets every fit/evaluate/predict see only the
     # first N examples, for one epoch (the smoke run).
     seed_examples: int | None = None
@@ -34,3 +37,6 @@ class Options:
     def smoke_sizes(cls, out_dir: Path) -> "Options":
         return cls(smoke=True, out_dir=out_dir, work_dir=out_dir / "work", speed_images=256, repeats=2,
                    submissions=2, seed_examples=256, cell_timeout=600)
+
+    def submissions_of(self, lab: str) -> int:
+        return self.lab_submissions.get(lab, self.submissions)

@@ -20,6 +20,7 @@ import pytest
 from autograder import integrity, pipeline, sandbox
 from autograder.submissions import Incoming, collect
 from autograder.worker import Result, TestResult
+from tests import attacks
 from tests import grading_lab as lab
 
 LIMITS = sandbox.Limits(cell_timeout=8, notebook_timeout=60, memory=1 << 30, cell_output=200_000)
@@ -114,16 +115,8 @@ def battery(release, paths: dict) -> dict[str, tuple[bytes | None, float, list[s
     leaker = GOOD_DOUBLE.replace("    return", "    import inspect\n    global LEAK\n"
                                  "    LEAK = ''.join(inspect.stack()[1].code_context or [])\n    return")
     hook = "get_ipython().events.register('pre_run_cell', lambda info: print('SAW', info.raw_cell))\n"
-    forge = (  # an ok execute reply and an idle status for the request that is running, sent from inside it
-        "def forge():\n"
-        "    kernel = get_ipython().kernel\n"
-        "    parent = kernel.get_parent('shell')\n"
-        "    kernel.session.send(kernel.shell_stream, 'execute_reply', {'status': 'ok', 'execution_count': 1,\n"
-        "                        'user_expressions': {}, 'payload': []}, parent, ident=kernel._parent_ident['shell'])\n"
-        "    kernel._publish_status('idle', 'shell', parent)\n"
-        "    kernel.shell_stream.flush()\n")
-    transformer = ("class Rewrite:\n    def __call__(self, lines):\n        return ['pass\\n']\n\n"
-                   "get_ipython().input_transformers_post.append(Rewrite())")
+    forge = attacks.FORGE  # an ok execute reply and an idle status, sent from inside the request
+    transformer = attacks.TRANSFORMER
     dispatchers = ("import numpy.testing\n"
                    "for name in ('allclose', 'array_equal', 'isclose', 'all'):\n"
                    "    setattr(np, name, lambda *args, **kwargs: True)\n"
@@ -409,3 +402,58 @@ def test_self_check_command_exits_non_zero_when_a_test_fails(tmp_path, capsys):
     assert selfcheck.main([str(bad)]) == 1
     assert "FAILED  test_double" in capsys.readouterr().out
     assert selfcheck.main([str(tmp_path / "missing.ipynb")]) == 2
+
+
+def _served_workers() -> set[int]:
+    """This test process's long-lived worker processes (``python -m autograder.worker --serve``)."""
+    found = set()
+    for pid in host_processes("autograder.worker --serve"):
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(__import__("os").getpid()):
+                found.add(int(pid))
+        except (OSError, IndexError):
+            pass
+    return found
+
+
+def test_a_worker_grades_job_after_job_and_a_dead_one_is_replaced(tmp_path):
+    """One worker grades the first two submissions in the same process; killed during the second, it
+    is replaced: that job is reported, the next graded by the new worker; none is left at the end."""
+    import os
+    import signal
+    import time
+
+    course = lab.make_course(tmp_path / "course")
+    release = nbformat.read(pipeline.release(lab.LAB, grading_dir=tmp_path / "g", course_dir=course)
+                            / f"{lab.LAB}.ipynb", as_version=4)
+    hang = "import subprocess\nsubprocess.run(['sleep', '7376'])"
+    incoming = [Incoming("first", lab.answered(release, GOOD), "t"),
+                Incoming("killed", lab.answered(release, GOOD, [(AFTER_IMPORTS, hang)]), "t"),
+                Incoming("last", lab.answered(release, GOOD), "t")]
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            for pid in _served_workers():
+                if pid not in seen:
+                    seen.append(pid)
+            if host_processes("sleep 7376") and len(seen) == 1:
+                os.kill(seen[0], signal.SIGKILL)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        batch = pipeline.grade_batch(lab.LAB, incoming, grading_dir=tmp_path / "g", course_dir=course, workers=1,
+                                     limits=sandbox.Limits(cell_timeout=20, notebook_timeout=60, memory=1 << 30),
+                                     feedback=False, progress=False)
+    finally:
+        stop.set()
+        watcher.join()
+    results = {r.student: r for r in batch.results}
+    assert results["first"].score == 3 and results["last"].score == 3, [(r.student, r.flags) for r in batch.results]
+    assert results["killed"].score == 0
+    assert any(f.startswith("grader-error:worker died") for f in results["killed"].flags), results["killed"].flags
+    assert len(seen) == 2, f"one worker for the first two jobs, a new one after it died: {seen}"
+    assert _served_workers() == set() and host_processes("sleep 7376") == []

@@ -4,7 +4,9 @@ Real gradings cost about 30 s of CPU each (TensorFlow and fast-mode training), s
 covers the lab: a submission that cheats on every exercise but one, a broken one (deleted and edited
 test cells) whose points are still counted out of 12, one that exits the kernel before the tests, and
 one whose answers all raise after forging the kernel's ``ok`` reply and ``idle`` status (full marks
-when tests ran in the student's kernel).
+when tests ran in the student's kernel). Two more (issue 15, tests/attacks.py) train nothing: a blank
+notebook with an input transformer that is a callable object, and a wrong prepare_images with NumPy's
+comparison dispatchers patched.
 The reference solution (12/12) and the untouched release (0/12) are graded by test_grading.py.
 """
 
@@ -13,9 +15,11 @@ import pytest
 
 from autograder import pipeline, sandbox
 from autograder.submissions import Incoming
+from tests import attacks
 from tests.grading_lab import _with_answers, cell_index
 
 LAB = "mnist-cnn"
+ATTACKS = ("transformer", "dispatchers")  # blank + a transformer object; a wrong prepare_images + patched NumPy
 CHEATS = {
     "prepare_images": (
         "from IPython.core.interactiveshell import InteractiveShell\n"
@@ -44,14 +48,7 @@ CHEATS = {
 }
 
 
-FORGE = (  # answers that all raise, after sending an ok execute reply and an idle status for the request
-    "def forge():\n"
-    "    kernel = get_ipython().kernel\n"
-    "    parent = kernel.get_parent('shell')\n"
-    "    kernel.session.send(kernel.shell_stream, 'execute_reply', {'status': 'ok', 'execution_count': 1,\n"
-    "                        'user_expressions': {}, 'payload': []}, parent, ident=kernel._parent_ident['shell'])\n"
-    "    kernel._publish_status('idle', 'shell', parent)\n"
-    "    kernel.shell_stream.flush()\n\n")
+FORGE = attacks.FORGE  # answers that all raise, after an ok execute reply and an idle status
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +76,8 @@ def batch(tmp_path_factory):
         Incoming("exiter", nbformat.writes(exiting).encode(), "test"),
         Incoming("forger", nbformat.writes(_with_answers(release, forged)).encode(), "test"),
     ]
+    incoming += [Incoming(attack, nbformat.writes(nb).encode(), "test")  # tests/attacks.py, issue 15
+                 for attack, nb in attacks.notebooks(LAB, release).items() if attack in ATTACKS]
     limits = sandbox.Limits(cell_timeout=300, notebook_timeout=900)
     return pipeline.grade_batch(LAB, incoming, grading_dir=grading, workers=2, limits=limits, progress=False)
 
@@ -88,7 +87,8 @@ def test_mnist_battery(batch):
     results = {r.student: r for r in batch.results}
     tests = {s: {t.grade_id: t.status for t in r.tests} for s, r in results.items()}
     assert {s: (r.score, r.max_score) for s, r in results.items()} == {
-        "cheater": (3, 12), "broken": (8, 12), "exiter": (0, 12), "forger": (0, 12)}, tests
+        "cheater": (3, 12), "broken": (8, 12), "exiter": (0, 12), "forger": (0, 12),
+        "transformer": (0, 12), "dispatchers": (0, 12)}, tests
     assert tests["cheater"]["test_build_comp5318_model"] == "passed"
     assert "suspicious:traceback-hiding" in results["cheater"].flags
     assert {"deleted-test-cell-restored:test_build_short_budget_model",
@@ -97,3 +97,15 @@ def test_mnist_battery(batch):
     assert tests["broken"]["test_prepare_images"] == "passed"
     assert any(f.startswith("kernel-died") for f in results["exiter"].flags)
     assert set(tests["exiter"].values()) == {"not-run"}
+
+
+@pytest.mark.notebook
+def test_mnist_attacks_earn_their_honest_score(batch):
+    """Issue 15's transformer object and patched NumPy dispatchers: a blank notebook and a wrong
+    prepare_images (right shape and type, no pixels; honestly 0, as its hidden test compares values)."""
+    results = {r.student: r for r in batch.results}
+    assert "suspicious:hooks" in results["transformer"].flags
+    dispatchers = {t.grade_id: (t.status, t.message[:60]) for t in results["dispatchers"].tests}
+    assert dispatchers["test_prepare_images"][0] == "failed", dispatchers
+    for attack in ATTACKS:
+        assert not any(f.startswith(("grader-error", "grader-timeout")) for f in results[attack].flags), results[attack]

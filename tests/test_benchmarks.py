@@ -119,6 +119,14 @@ def test_bad_sizes_are_refused(capsys):
     assert "--repeats must be at least 1" in capsys.readouterr().err
 
 
+def test_grading_submissions_per_lab(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--smoke", "--list", "--submissions", "mnist-cnn=0"])
+    assert "--submissions mnist-cnn=0: expected N or LAB=N" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="--submissions nolab=N: no such lab"):
+        bench.main(["--list", "--submissions", "nolab=3"])
+
+
 def test_a_store_that_is_not_ours_is_refused(tmp_path):
     (tmp_path / report.STORE).write_text(json.dumps({"rows": []}))
     with pytest.raises(ValueError, match="not a benchmark results store"):

@@ -221,3 +221,35 @@ def test_positive_pmi_by_hand_and_sparse_equals_dense():
     assert (expected > 0).sum() < np.count_nonzero(counts), "a pair seen less often than chance is clipped to 0"
     with pytest.raises(ValueError, match="negative"):
         positive_pmi(-counts)
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    """The attacks of tests/attacks.py on this lab, graded end to end by the batch grader (one batch)."""
+    import nbformat
+
+    from autograder import pipeline, sandbox
+    from autograder.submissions import Incoming
+    from tests import attacks
+
+    release = nbformat.read(pipeline.LABS / "salammbo" / "salammbo.ipynb", as_version=4)
+    incoming = [Incoming(attack, nbformat.writes(nb).encode(), "attack")
+                for attack, nb in attacks.notebooks("salammbo", release).items()]
+    batch = pipeline.grade_batch("salammbo", incoming, grading_dir=tmp_path_factory.mktemp("salammbo-attacks"),
+                                 workers=2, limits=sandbox.Limits(cell_timeout=60, notebook_timeout=300),
+                                 feedback=False, progress=False)
+    return {r.student: r for r in batch.results}
+
+
+def test_attacks_on_the_grader_earn_exactly_their_honest_score(attacked):
+    """Issue 15: forged replies, a transformer object and patched NumPy dispatchers earn what the same
+    answers earn without the attack (all raise: 0; blank: 0; the wrong answers' own score)."""
+    scores = {student: (r.score, r.max_score) for student, r in attacked.items()}
+    honest = attacked["wrong"]
+    assert honest.max_score == 18 and honest.score < 3, [(t.grade_id, t.status) for t in honest.tests]
+    assert scores == {"forger": (0, 18), "transformer": (0, 18), "dispatchers": (honest.score, 18),
+                      "wrong": (honest.score, 18)}, scores
+    assert [t.status for t in attacked["dispatchers"].tests] == [t.status for t in honest.tests]
+    assert "suspicious:hooks" in attacked["transformer"].flags
+    for result in attacked.values():
+        assert not any(f.startswith(("grader-error", "grader-timeout", "execution-error")) for f in result.flags)
