@@ -15,8 +15,8 @@ verdict is ever read from the kernel.
   ``len``, indexing, ``numpy.asarray``) sends the arguments into the student's kernel
   (:func:`wire.encode`), runs the operation there under the cell timeout, and brings back the
   result the same way. Warnings the function issued are replayed here with their category and
-  message; an exception is raised here with its type (a built-in exception type, otherwise
-  :class:`StudentException`) and message; arguments the function mutated are copied back into the
+  message; an exception is raised here with its type (a built-in exception type, otherwise its
+  nearest built-in ancestor other than ``Exception``, else :class:`StudentException`) and message; arguments the function mutated are copied back into the
   caller's lists, dicts and writeable arrays.
 * A Keras model is rebuilt here from its config and weights after :func:`check_keras_config`: only
   built-in layer classes from Keras's own modules, no ``Lambda`` or custom objects, weight shapes
@@ -239,18 +239,22 @@ class Boundary:
                 warnings.warn(item[1], category, stacklevel=3)
         error = reply["error"]
         if error is not None:
-            if not (isinstance(error, list) and len(error) == 2 and all(isinstance(s, str) for s in error)):
+            if not (isinstance(error, list) and len(error) == 3 and all(isinstance(s, str) for s in error)):
                 raise wire.WireError(f"{label}: malformed error")
-            kind = getattr(builtins, error[0], None)
-            if error[0] == "KeyboardInterrupt":
+            name, message, builtin = error
+            if name == "KeyboardInterrupt":
                 raise BoundaryError(f"{label} ran longer than {self.timeout:g} s")
-            if isinstance(kind, type) and issubclass(kind, Exception) and kind is not StopIteration:
+            # a built-in type is raised as itself; another as its nearest built-in ancestor (so that `except
+            # KeyError` catches a KeyError subclass), its name in the message; StudentException otherwise
+            own = getattr(builtins, name, None)
+            kind = own if own is not None else getattr(builtins, builtin, None)
+            exc = StudentException(f"{name}: {message}")
+            if isinstance(kind, type) and issubclass(kind, Exception) and kind is not StopIteration and (
+                    own is not None or kind is not Exception):
                 try:
-                    exc = kind(error[1])
+                    exc = kind(message if own is not None else f"{name}: {message}")
                 except Exception:  # noqa: BLE001 (exception types with other signatures)
-                    exc = StudentException(f"{error[0]}: {error[1]}")
-            else:
-                exc = StudentException(f"{error[0]}: {error[1]}")
+                    pass
             raise exc
         result = reply["result"]
         if isinstance(result, Proxy) and operation == "getattr":

@@ -353,7 +353,11 @@ def serve(request_path: str) -> None:
             try:
                 result, error = function(*args, **kwargs), None
             except BaseException as exc:  # noqa: BLE001 (replayed on the trusted side)
-                result, error = None, [type(exc).__name__, str(exc)[:2000]]
+                import builtins
+
+                # with its nearest built-in ancestor, so that `except KeyError` also catches a KeyError subclass
+                builtin = next(c.__name__ for c in type(exc).__mro__ if getattr(builtins, c.__name__, None) is c)
+                result, error = None, [type(exc).__name__, str(exc)[:2000], builtin]
         reply = {"result": result, "error": error, "args": [list(args), dict(kwargs)],
                  "warnings": [[w.category.__name__, str(w.message)[:2000]] for w in caught[:100]]}
     try:

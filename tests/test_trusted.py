@@ -141,13 +141,29 @@ def test_proxy_copies_mutated_arguments_back_and_replays_warnings_and_exceptions
     def fail():
         raise KeyError("missing")
 
-    refs[1], refs[2] = mutate, fail
+    class OutOfVocabulary(KeyError):  # as course.embeddings raises
+        pass
+
+    def fail_subclass():
+        raise OutOfVocabulary("no vector for 'zzz'")
+
+    class Custom(Exception):
+        pass
+
+    def fail_custom():
+        raise Custom("mine")
+
+    refs[1], refs[2], refs[3], refs[4] = mutate, fail, fail_subclass, fail_custom
     data = np.ones(3)
     with pytest.warns(RuntimeWarning, match="careful"):
         assert boundary.CallProxy(b, 1, "function")(data) == 6.0
     np.testing.assert_array_equal(data, [2, 2, 2])
     with pytest.raises(KeyError, match="missing"):
         boundary.CallProxy(b, 2, "function")()
+    with pytest.raises(KeyError, match="OutOfVocabulary: .*zzz"):  # `except KeyError` in a test catches it
+        boundary.CallProxy(b, 3, "function")()
+    with pytest.raises(boundary.StudentException, match="Custom: mine"):
+        boundary.CallProxy(b, 4, "function")()
     sys.__dict__.pop(b.key)
 
 
