@@ -31,6 +31,7 @@ MUTANTS = {  # answers of double that the grader and selfcheck must judge alike
     "stub": "def double(values):\n    # YOUR CODE HERE\n    raise NotImplementedError()",
     "wrong-value": "def double(values):\n    return np.asarray(values, dtype=float) * 3",
     "not-an-array": "def double(values):\n    return list(np.asarray(values, dtype=float) * 2)",
+    "tensor": "def double(values):\n    import tensorflow as tf\n\n    return tf.constant(np.asarray(values, dtype=float) * 2)",
     "mutates-input": "def double(values):\n    values = np.asarray(values, dtype=float)\n    values *= 2\n    return values",
     "raises": "def double(values):\n    raise ValueError('no answer')",
     "warns": "import warnings\n\ndef double(values):\n    warnings.warn('careful')\n"
