@@ -253,3 +253,18 @@ def test_a_seed_side_refuses_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit):
         seeds.main(["no-such-pair", "seed", str(tmp_path / "result.json")])
     assert "invalid choice: 'no-such-pair'" in capsys.readouterr().err
+
+
+def test_notebooks_cite_benchmark_runs_that_exist_by_date():
+    """A run's letter in results.md changes when older runs drop out, its date does not: notebooks cite
+    "the run of <date> UTC", and that run must be in results.json."""
+    import re
+
+    from ci.env import ROOT
+
+    runs = {run_id.rsplit(" ", 1)[0] for run_id in json.loads((ROOT / "benchmarks" / "results.json").read_text())["runs"]}
+    for notebook in sorted((ROOT / "lectures").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*/*.ipynb")):
+        text = notebook.read_text()
+        assert not re.search(r"\brun [A-Z]\b", text), f"{notebook.name}: cite a benchmark run by its date, not its letter"
+        for cited in re.findall(r"the run of (\d{4}-\d\d-\d\d \d\d:\d\d UTC)", text):
+            assert cited in runs, f"{notebook.name} cites the run of {cited}, which benchmarks/results.json does not hold"
