@@ -9,8 +9,8 @@
 To add a section, write such a module and list it here.
 """
 
-from benchmarks import accuracy, budget, grading, seeds, speed
+from benchmarks import ablation, accuracy, budget, grading, seeds, speed
 
-SECTIONS = {module.NAME: module for module in (accuracy, seeds, speed, budget, grading)}
+SECTIONS = {module.NAME: module for module in (accuracy, ablation, seeds, speed, budget, grading)}
 # Cheapest first, so that an interrupted `make bench` has already written the quick sections.
-RUN_ORDER = ["budget", "grading", "speed", "seeds", "accuracy"]
+RUN_ORDER = ["budget", "grading", "speed", "seeds", "ablation", "accuracy"]

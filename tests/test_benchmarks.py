@@ -14,6 +14,7 @@ from benchmarks import __main__ as bench
 from benchmarks import accuracy, notebook_code, report, seeds, speed
 from benchmarks.options import Options
 from benchmarks.sections import SECTIONS
+from course.cifar_recipe import INGREDIENTS
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def _number(rows, section, metric):
 
 @pytest.mark.notebook
 def test_smoke_run_writes_report_csv_and_plots(smoke_results):
-    for name in ["results.md", "results.csv", "results.json", "accuracy.png", "speed.png", "budget.png"]:
+    for name in ["results.md", "results.csv", "results.json", "accuracy.png", "speed.png", "budget.png", "ablation.png"]:
         assert (smoke_results / name).stat().st_size > 0, name
     rows = _csv(smoke_results / "results.csv")
     assert {r["section"] for r in rows} == set(SECTIONS)
@@ -54,6 +55,9 @@ def test_smoke_run_writes_report_csv_and_plots(smoke_results):
     assert {r["value"] for r in rows if r["section"] == "seeds" and r["metric"] == "status"} == {"ok"}
     text = (smoke_results / "results.md").read_text()
     assert all(f"benchmarks/seed_code/{pair.seed_file}" in text for pair in seeds.PAIRS)
+    ablation = {r["name"]: float(r["value"]) for r in rows if r["section"] == "ablation" and r["metric"] == "test_accuracy"}
+    assert set(ablation) == {"recipe", *(f"without-{name}" for name in INGREDIENTS)}, sorted(ablation)
+    assert all(0 <= v <= 1 for v in ablation.values())
     for module in SECTIONS.values():
         assert f"## {module.TITLE}" in text
     assert "cores" in text and "keras" in text and "SMOKE" in text
