@@ -4,9 +4,10 @@ the Dask executor's way).
 
 The batch runs ``workers`` worker processes, each grading one submission at a time and kept for the
 next (the grading side starts once, TensorFlow stays imported), so a crash, a runaway output or a
-leak stays inside one process: a worker that dies is replaced and only its job is reported. The worker is trusted code: it reads the master (hidden tests
-included), assembles the notebook, runs the student's cells (answers and the lab's own cells, in
-order) in a sandboxed kernel (:mod:`autograder.sandbox`) and every test cell in its own trusted
+leak stays inside one process: a worker that dies is replaced and only its job is reported.
+
+The worker is trusted code: it reads the master (hidden tests included), assembles the notebook, runs
+the student's cells (answers and the lab's own cells, in order) in a sandboxed kernel (:mod:`autograder.sandbox`) and every test cell in its own trusted
 grading kernel (:mod:`autograder.trusted`), with the answers each test reads fetched from the
 student's kernel as data or call proxies (:mod:`autograder.boundary`). It writes the executed
 notebook for the instructor, the HTML feedback for the student and ``result.json``. It never writes
