@@ -35,8 +35,8 @@ INGREDIENTS = {
 class Recipe:
     """Every setting of the recipe; the boolean and rate fields are the ingredients an ablation removes."""
 
-    width: int = 32  # channels of the first convolution; the stages have 2, 4 and 8 times as many
-    epochs: int = 50
+    width: int = 16  # channels of the first convolution; the stages have 2, 4 and 8 times as many
+    epochs: int = 60
     batch_size: int = 64
     peak_learning_rate: float = 0.1
     warmup_fraction: float = 0.2  # of the training steps, from a twentieth of the peak up to it
