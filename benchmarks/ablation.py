@@ -58,7 +58,7 @@ def measure(selected: list[str], options: Options):
         print(f"[ablation] {item}: training ({trained.epochs} epochs on {len(train_images):,} images) ...", flush=True)
         keras.backend.clear_session()
         result = cifar_recipe.train_and_evaluate(trained, train_images, train_labels, test_images, test_labels,
-                                                 seed=options.ablation_seed, verbose=0)
+                                                 seed=options.ablation_seed, verbose=2)
         row = {"name": item, "test_accuracy": result["test_accuracy"], "seconds": round(result["seconds"], 1),
                "parameters": result["parameters"], "epochs": trained.epochs, "train_images": len(train_images),
                "test_images": len(test_images), "seed": options.ablation_seed}
