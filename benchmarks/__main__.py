@@ -1,7 +1,8 @@
 """python -m benchmarks [--only SELECTOR[,SELECTOR...]] [--smoke] [--out DIR] [--list] [--render]
-                       [--submissions N|LAB=N ...] [--no-dask] [--merge RESULTS_JSON [--label LABEL]]
+                       [--submissions N|LAB=N ...] [--no-dask] [--ours-repeats N]
+                       [--merge RESULTS_JSON [--label LABEL]]
 
-A selector is a section (accuracy, seeds, speed, budget, grading), ``section:text`` (that section's items
+A selector is a section (accuracy, ablation, seeds, speed, budget, grading), ``section:text`` (that section's items
 containing text), or ``text`` (the items of every section containing text, e.g. ``mnist``).
 
 ``--merge`` adds the results of a run made on another machine (typically a lent GPU: run
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure nothing: regenerate results.md, results.csv and the plots from results.json")
     parser.add_argument("--repeats", type=int, help="timed epochs per variant in the speed section")
     parser.add_argument("--speed-images", type=int, help="images per timed epoch in the speed section")
+    parser.add_argument("--ours-repeats", type=int, help="seeds: train ours this many times (the notebook's seed, "
+                        "then seeds 1, 2, ...) for the run-to-run spread (default 1)")
     parser.add_argument("--submissions", action="append", default=[], metavar="N|LAB=N",
                         help="submissions per method in the grading section: N for every lab, LAB=N for one "
                              "(repeatable, e.g. --submissions 100 --submissions mnist-cnn=12)")
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         options = Options.smoke_sizes(args.out or env.BUILD / "bench-smoke")
     else:
         options = Options(out_dir=args.out) if args.out else Options()
-    for name in ("repeats", "speed_images"):
+    for name in ("repeats", "speed_images", "ours_repeats"):
         value = getattr(args, name)
         if value is not None:
             if value < 1:

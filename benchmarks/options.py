@@ -30,6 +30,8 @@ class Options:
     # Seeds beside ours: None runs both sides as written; N lets every fit/evaluate/predict see only the
     # first N examples, for one epoch (the smoke run).
     seed_examples: int | None = None
+    # Seeds beside ours: how many times ours trains (the notebook's seed, then seeds 1, 2, ...): the spread.
+    ours_repeats: int = 1
     # CIFAR-10 ablation: the seed every row trains from (the same for all rows, so they differ by one ingredient).
     ablation_seed: int = 1
     # Full-mode notebooks train for minutes per cell on a CPU (also the limit of one side in the seeds section).
@@ -38,7 +40,7 @@ class Options:
     @classmethod
     def smoke_sizes(cls, out_dir: Path) -> "Options":
         return cls(smoke=True, out_dir=out_dir, work_dir=out_dir / "work", speed_images=256, repeats=2,
-                   submissions=2, seed_examples=256, cell_timeout=600)
+                   submissions=2, seed_examples=256, ours_repeats=2, cell_timeout=600)
 
     def submissions_of(self, lab: str) -> int:
         return self.lab_submissions.get(lab, self.submissions)

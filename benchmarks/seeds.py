@@ -44,6 +44,8 @@ its per-epoch validation), *process* the whole process (TensorFlow import, data,
 written: the seeds' `fit` mostly with Keras's progress bar (`verbose=1`), ours one line per epoch. Smoke runs
 (`--smoke`) keep the data loading and preparation but let every `fit`, `evaluate` and `predict` see only the
 first 256 examples, for one epoch, run eagerly (no graph tracing); they measure the quickest pair only.
+With `--ours-repeats N`, ours also trains from seeds 1 to N-1 (each in a fresh process), and a line under the
+table gives the run-to-run spread of ours and how far the seed's reported number lies from it.
 """
 SEED_CODE = Path(__file__).resolve().parent / "seed_code"
 MNIST_LAB = env.ROOT / "solutions" / "mnist-cnn" / "mnist-cnn.ipynb"
@@ -64,7 +66,7 @@ class Pair:
     seed_text: str  # the seed material's file name
     metric: str  # "test_accuracy" (the last evaluate) or "val_accuracy" (the last epoch of the last fit)
     reported: float  # what the seed reports for that metric
-    ours: Callable[[], None]  # the course's version: builds, trains and evaluates like the notebook
+    ours: Callable[[int | None], None]  # the course's version, from a seed (None: the notebook's own)
     ours_means: str  # what "ours" is, for results.md
 
 
@@ -125,14 +127,14 @@ def _setup(seed: int, **kwargs) -> None:
     runtime.setup(fast=False, seed=seed, report=False, **kwargs)
 
 
-def _ours_mnist(builder: str, compile_args: Callable[[], dict], labels: str, epochs: int, batch_size: int,
-                **fit_args) -> None:
+def _ours_mnist(seed: int | None, builder: str, compile_args: Callable[[], dict], labels: str, epochs: int,
+                batch_size: int, **fit_args) -> None:
     """The MNIST lab's model: its prepare_images and one_hot, trained on all 60,000 images and evaluated on
     the test set, as its fit_and_evaluate does in full mode."""
     from course.datasets import mnist
 
     lab = notebook_code.functions(MNIST_LAB, builder, "prepare_images", "one_hot", constants=("SEED",))
-    _setup(lab["SEED"])
+    _setup(lab["SEED"] if seed is None else seed)
     (train_images, train_labels), (test_images, test_labels) = mnist.load_data()
     x, x_test = lab["prepare_images"](train_images), lab["prepare_images"](test_images)
     y, y_test = (lab["one_hot"](train_labels), lab["one_hot"](test_labels)) if labels == "one-hot" else (
@@ -145,13 +147,13 @@ def _ours_mnist(builder: str, compile_args: Callable[[], dict], labels: str, epo
     model.evaluate(x_test, y_test, verbose=0)
 
 
-def _ours_chollet() -> None:
-    _ours_mnist("build_chollet_model", lambda: {"optimizer": "rmsprop", "loss": "categorical_crossentropy"},
+def _ours_chollet(seed: int | None = None) -> None:
+    _ours_mnist(seed, "build_chollet_model", lambda: {"optimizer": "rmsprop", "loss": "categorical_crossentropy"},
                 "one-hot", epochs=5, batch_size=64)
 
 
-def _ours_comp5318_mnist() -> None:
-    _ours_mnist("build_comp5318_model", lambda: {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+def _ours_comp5318_mnist(seed: int | None = None) -> None:
+    _ours_mnist(seed, "build_comp5318_model", lambda: {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
                 "sparse", epochs=10, batch_size=128, validation_split=0.1)
 
 
@@ -162,11 +164,11 @@ def _adadelta() -> dict:
     return {"optimizer": keras.optimizers.Adadelta(learning_rate=1.0, rho=0.95), "loss": "categorical_crossentropy"}
 
 
-def _ours_adadelta() -> None:
-    _ours_mnist("build_adadelta_model", _adadelta, "one-hot", epochs=12, batch_size=128, validation_data="test")
+def _ours_adadelta(seed: int | None = None) -> None:
+    _ours_mnist(seed, "build_adadelta_model", _adadelta, "one-hot", epochs=12, batch_size=128, validation_data="test")
 
 
-def _ours_lstm() -> None:
+def _ours_lstm(seed: int | None = None) -> None:
     """The sequence-models lab: its vocabulary and padded length, the last tenth of the training reviews for
     validation, its LSTM trained with Adam, 3 epochs, batch 32."""
     import keras
@@ -174,7 +176,7 @@ def _ours_lstm() -> None:
     from course.datasets import imdb
 
     lab = notebook_code.functions(SEQUENCE_LAB, "build_lstm_model", constants=("SEED", "NUM_WORDS", "MAXLEN"))
-    _setup(lab["SEED"], exact_float32=True)
+    _setup(lab["SEED"] if seed is None else seed, exact_float32=True)
     (train_sequences, train_labels), _ = imdb.load_data(num_words=lab["NUM_WORDS"])
     x = keras.utils.pad_sequences(train_sequences, maxlen=lab["MAXLEN"])
     y = train_labels.astype("float32")
@@ -185,7 +187,7 @@ def _ours_lstm() -> None:
               validation_data=(x[-validation_size:], y[-validation_size:]), verbose=2)
 
 
-def _ours_listing_6_7() -> None:
+def _ours_listing_6_7(seed: int | None = None) -> None:
     """The word-embeddings lecture's listing 6.7 cell: its constants and its model (the lecture builds it
     inline, as `model = keras.Sequential(..., name="listing_6_7")`), 10 epochs, batch 32, 20 % validation."""
     import keras
@@ -196,7 +198,7 @@ def _ours_listing_6_7() -> None:
     model = lecture["model"]
     if model.name != "listing_6_7":
         raise LookupError(f"{EMBEDDINGS_LECTURE}: its `model = ...` is {model.name!r}, not the listing 6.7 model")
-    _setup(lecture["SEED"])
+    _setup(lecture["SEED"] if seed is None else seed)
     model = keras.models.clone_model(model)  # new weights, drawn after seeding
     (x_train, y_train), _ = imdb.load_data(num_words=lecture["MAX_FEATURES"])
     x_train = keras.utils.pad_sequences(x_train, maxlen=lecture["MAXLEN"])
@@ -301,25 +303,29 @@ class Probe:
         return value
 
 
-def run_side(pair: Pair, side: str, examples: int | None) -> dict:
-    """Run one side of a pair in this process; return what it measured."""
+def run_side(pair: Pair, side: str, examples: int | None, seed: int | None = None) -> dict:
+    """Run one side of a pair in this process (ours from ``seed`` when given); return what it measured."""
     with Probe(examples) as probe:
         if side == "seed":
             import runpy
 
             runpy.run_path(str(SEED_CODE / pair.seed_file), run_name="__main__")
         else:
-            pair.ours()
+            pair.ours(seed)
     return {"accuracy": probe.accuracy(pair.metric), "fit_seconds": probe.fit_seconds,
             "epochs": sum(f["epochs"] for f in probe.fits), "examples": probe.fits[-1]["examples"]}
 
 
-def _subprocess(pair: Pair, side: str, options: Options) -> dict:
+def _subprocess(pair: Pair, side: str, options: Options, seed: int | None = None) -> dict:
     folder = options.work_dir / "seeds"
     folder.mkdir(parents=True, exist_ok=True)
-    result, log = folder / f"{pair.name}.{side}.json", folder / f"{pair.name}.{side}.log"
+    name = side if seed is None else f"{side}, seed {seed}"
+    stem = f"{pair.name}.{side}" + ("" if seed is None else f".seed-{seed}")
+    result, log = folder / f"{stem}.json", folder / f"{stem}.log"
     result.unlink(missing_ok=True)
     command = [sys.executable, "-m", "benchmarks.seeds", pair.name, side, str(result)]
+    if seed is not None:
+        command += ["--seed", str(seed)]
     if options.seed_examples:
         command += ["--examples", str(options.seed_examples)]
     environment = {**os.environ, "MPLBACKEND": "Agg",
@@ -334,9 +340,9 @@ def _subprocess(pair: Pair, side: str, options: Options) -> dict:
     seconds = time.perf_counter() - start
     if code != 0 or not result.is_file():
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
-        return {"name": side, "status": "failed", "error": f"exit {code}: {lines[-1] if lines else ''} (log: {log})",
+        return {"name": name, "status": "failed", "error": f"exit {code}: {lines[-1] if lines else ''} (log: {log})",
                 "process_seconds": round(seconds, 1)}
-    return {"name": side, "status": "ok", **json.loads(result.read_text()), "process_seconds": round(seconds, 1)}
+    return {"name": name, "status": "ok", **json.loads(result.read_text()), "process_seconds": round(seconds, 1)}
 
 
 def measure(selected: list[str], options: Options):
@@ -352,6 +358,10 @@ def measure(selected: list[str], options: Options):
                          "process_ratio": ours["process_seconds"] / seed["process_seconds"],
                          "accuracy_difference": ours["accuracy"] - seed["accuracy"]})
             print(f"[seeds]   ours / seed: {rows[-1]['ratio']:.2f}x the fit seconds", flush=True)
+        for seed in range(1, options.ours_repeats):  # the run-to-run spread of ours, in fresh processes too
+            print(f"[seeds] {pair.name}: ours from seed {seed} in a fresh process ...", flush=True)
+            rows.append(_subprocess(pair, "ours", options, seed))
+            print(f"[seeds]   {_describe(rows[-1])}", flush=True)
         yield pair.name, {"rows": rows, "meta": {"metric": pair.metric, "reported": pair.reported}}
 
 
@@ -383,6 +393,9 @@ def markdown(entries: dict) -> str:
             return f"{side['epochs']} x {side['examples']:,}" if side.get("status") == "ok" else ""
 
         meta = entry.get("meta", {})
+        spread = [ours] + [r for r in entry["rows"] if r["name"].startswith("ours, seed ")]
+        if len(spread) > 1:
+            notes.append(_spread(item, spread, meta.get("reported")))
         difference = f"{ratio['accuracy_difference']:+.4f}" if ratio else ""
         rows.append([f"`{item}`", meta.get("metric", ""), report.number(meta.get("reported")), accuracy(seed),
                      accuracy(ours), difference, seconds(seed), seconds(ours),
@@ -401,6 +414,25 @@ def markdown(entries: dict) -> str:
     return "\n".join(lines)
 
 
+def _spread(item: str, runs: list[dict], reported: float | None) -> str:
+    """One line on the run-to-run spread of ours: each seed's accuracy, their mean and sample sd, and how far
+    the seed's reported number lies from that mean."""
+    import statistics
+
+    measured = [(r["name"].removeprefix("ours, seed ") if r["name"] != "ours" else "the notebook's", r["accuracy"])
+                for r in runs if r.get("status") == "ok"]
+    values = [v for _, v in measured]
+    listed = ", ".join(f"{v:.4f} (seed: {s})" for s, v in measured)
+    if len(values) < 2:
+        return f"- `{item}`, ours over seeds: {listed or 'no run succeeded'}"
+    mean, sd = statistics.mean(values), statistics.stdev(values)
+    where = ""
+    if reported is not None:
+        where = (f"; the seed reports {reported:.4f}, "
+                 + (f"{(reported - mean) / sd:+.1f} sd from our mean" if sd > 0 else f"{reported - mean:+.4f} from it"))
+    return f"- `{item}`, ours over {len(values)} seeds: {listed}; mean {mean:.4f}, sd {sd:.4f}{where}."
+
+
 def plot(entries: dict, path: Path) -> bool:
     return False  # the table says it: two numbers per pair
 
@@ -411,13 +443,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pair", choices=[p.name for p in PAIRS])
     parser.add_argument("side", choices=SIDES)
     parser.add_argument("result", type=Path, help="JSON file to write the measurements to")
+    parser.add_argument("--seed", type=int, help="ours: train from this seed instead of the notebook's SEED")
     parser.add_argument("--examples", type=int, help="every fit/evaluate/predict sees only the first N examples, "
                         "fit runs one epoch (the smoke run)")
     args = parser.parse_args(argv)
     if args.examples is not None and args.examples < 1:
         parser.error("--examples must be at least 1")
     pair = next(p for p in PAIRS if p.name == args.pair)
-    measured = run_side(pair, args.side, args.examples)
+    measured = run_side(pair, args.side, args.examples, args.seed)
     args.result.write_text(json.dumps(measured) + "\n")
     print("measured:", measured)
     return 0

@@ -53,8 +53,10 @@ def test_smoke_run_writes_report_csv_and_plots(smoke_results):
     assert all(0 <= v <= 1 for v in _number(rows, "seeds", "accuracy"))
     assert all(v > 0 for v in _number(rows, "seeds", "ratio"))
     assert {r["value"] for r in rows if r["section"] == "seeds" and r["metric"] == "status"} == {"ok"}
+    assert {r["name"] for r in rows if r["section"] == "seeds"} >= {"seed", "ours", "ours, seed 1"}  # the spread
     text = (smoke_results / "results.md").read_text()
     assert all(f"benchmarks/seed_code/{pair.seed_file}" in text for pair in seeds.PAIRS)
+    assert "ours over 2 seeds" in text
     ablation = {r["name"]: float(r["value"]) for r in rows if r["section"] == "ablation" and r["metric"] == "test_accuracy"}
     assert set(ablation) == {"recipe", *(f"without-{name}" for name in INGREDIENTS)}, sorted(ablation)
     assert all(0 <= v <= 1 for v in ablation.values())
@@ -272,3 +274,19 @@ def test_notebooks_cite_benchmark_runs_that_exist_by_date():
         assert not re.search(r"\brun [A-Z]\b", text), f"{notebook.name}: cite a benchmark run by its date, not its letter"
         for cited in re.findall(r"the run of (\d{4}-\d\d-\d\d \d\d:\d\d UTC)", text):
             assert cited in runs, f"{notebook.name} cites the run of {cited}, which benchmarks/results.json does not hold"
+
+
+def test_spread_of_ours_gives_each_seed_the_mean_the_sd_and_where_the_seed_lies():
+    runs = [{"name": "ours", "status": "ok", "accuracy": 0.9894},
+            {"name": "ours, seed 1", "status": "ok", "accuracy": 0.9904},
+            {"name": "ours, seed 2", "status": "failed", "error": "exit 1"}]
+    line = seeds._spread("keras-adadelta-mnist", runs, 0.9922)
+    assert "ours over 2 seeds: 0.9894 (seed: the notebook's), 0.9904 (seed: 1)" in line
+    assert "mean 0.9899, sd 0.0007" in line and "+3.3 sd from our mean" in line
+    assert "no run succeeded" in seeds._spread("x", runs[2:], 0.9)
+
+
+def test_ours_trains_from_the_seed_it_is_given(tmp_path):
+    result = tmp_path / "result.json"
+    assert seeds.main(["chollet-5.1-mnist", "ours", str(result), "--examples", "16", "--seed", "3"]) == 0
+    assert json.loads(result.read_text())["examples"] == 16
