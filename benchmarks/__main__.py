@@ -1,5 +1,5 @@
 """python -m benchmarks [--only SELECTOR[,SELECTOR...]] [--smoke] [--out DIR] [--list] [--render]
-                       [--submissions N|LAB=N ...] [--no-dask] [--ours-repeats N]
+                       [--submissions N|LAB=N ...] [--no-dask] [--ours-repeats N|PAIR=N ...]
                        [--merge RESULTS_JSON [--label LABEL]]
 
 A selector is a section (accuracy, ablation, seeds, speed, budget, grading), ``section:text`` (that section's items
@@ -99,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure nothing: regenerate results.md, results.csv and the plots from results.json")
     parser.add_argument("--repeats", type=int, help="timed epochs per variant in the speed section")
     parser.add_argument("--speed-images", type=int, help="images per timed epoch in the speed section")
-    parser.add_argument("--ours-repeats", type=int, help="seeds: train ours this many times (the notebook's seed, "
-                        "then seeds 1, 2, ...) for the run-to-run spread (default 1)")
+    parser.add_argument("--ours-repeats", action="append", default=[], metavar="N|PAIR=N",
+                        help="seeds: train ours this many times (the notebook's seed, then seeds 1, 2, ...) for the "
+                             "run-to-run spread: N for every pair, PAIR=N for one (repeatable, default 1)")
     parser.add_argument("--submissions", action="append", default=[], metavar="N|LAB=N",
                         help="submissions per method in the grading section: N for every lab, LAB=N for one "
                              "(repeatable, e.g. --submissions 100 --submissions mnist-cnn=12)")
@@ -115,20 +116,22 @@ def main(argv: list[str] | None = None) -> int:
         options = Options.smoke_sizes(args.out or env.BUILD / "bench-smoke")
     else:
         options = Options(out_dir=args.out) if args.out else Options()
-    for name in ("repeats", "speed_images", "ours_repeats"):
+    for name in ("repeats", "speed_images"):
         value = getattr(args, name)
         if value is not None:
             if value < 1:
                 parser.error(f"--{name.replace('_', '-')} must be at least 1")
             setattr(options, name, value)
-    for value in args.submissions:
-        lab, _, count = value.rpartition("=")
-        if not count.isdigit() or int(count) < 1:
-            parser.error(f"--submissions {value}: expected N or LAB=N, N at least 1")
-        if lab:
-            options.lab_submissions[lab] = int(count)
-        else:
-            options.submissions = int(count)
+    for flag, everywhere, per_item in (("--submissions", "submissions", options.lab_submissions),
+                                       ("--ours-repeats", "ours_repeats", options.pair_ours_repeats)):
+        for value in getattr(args, everywhere):
+            item, _, count = value.rpartition("=")
+            if not count.isdigit() or int(count) < 1:
+                parser.error(f"{flag} {value}: expected N or NAME=N, N at least 1")
+            if item:
+                per_item[item] = int(count)
+            else:
+                setattr(options, everywhere, int(count))
     options.grading_dask = not args.no_dask
     options.all_variants = args.all_variants
     selectors = [s.strip() for s in args.only.split(",") if s.strip()]

@@ -30,8 +30,10 @@ class Options:
     # Seeds beside ours: None runs both sides as written; N lets every fit/evaluate/predict see only the
     # first N examples, for one epoch (the smoke run).
     seed_examples: int | None = None
-    # Seeds beside ours: how many times ours trains (the notebook's seed, then seeds 1, 2, ...): the spread.
+    # Seeds beside ours: how many times ours trains (the notebook's seed, then seeds 1, 2, ...): the spread;
+    # per pair where pair_ours_repeats names it (--ours-repeats PAIR=N).
     ours_repeats: int = 1
+    pair_ours_repeats: dict = field(default_factory=dict)
     # CIFAR-10 ablation: the seed every row trains from (the same for all rows, so they differ by one ingredient).
     ablation_seed: int = 1
     # Full-mode notebooks train for minutes per cell on a CPU (also the limit of one side in the seeds section).
@@ -44,3 +46,6 @@ class Options:
 
     def submissions_of(self, lab: str) -> int:
         return self.lab_submissions.get(lab, self.submissions)
+
+    def ours_repeats_of(self, pair: str) -> int:
+        return self.pair_ours_repeats.get(pair, self.ours_repeats)

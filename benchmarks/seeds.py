@@ -44,7 +44,7 @@ its per-epoch validation), *process* the whole process (TensorFlow import, data,
 written: the seeds' `fit` mostly with Keras's progress bar (`verbose=1`), ours one line per epoch. Smoke runs
 (`--smoke`) keep the data loading and preparation but let every `fit`, `evaluate` and `predict` see only the
 first 256 examples, for one epoch, run eagerly (no graph tracing); they measure the quickest pair only.
-With `--ours-repeats N`, ours also trains from seeds 1 to N-1 (each in a fresh process), and a line under the
+With `--ours-repeats N` (or `PAIR=N` for one pair), ours also trains from seeds 1 to N-1 (each in a fresh process), and a line under the
 table gives the run-to-run spread of ours and how far the seed's reported number lies from it.
 """
 SEED_CODE = Path(__file__).resolve().parent / "seed_code"
@@ -358,7 +358,7 @@ def measure(selected: list[str], options: Options):
                          "process_ratio": ours["process_seconds"] / seed["process_seconds"],
                          "accuracy_difference": ours["accuracy"] - seed["accuracy"]})
             print(f"[seeds]   ours / seed: {rows[-1]['ratio']:.2f}x the fit seconds", flush=True)
-        for seed in range(1, options.ours_repeats):  # the run-to-run spread of ours, in fresh processes too
+        for seed in range(1, options.ours_repeats_of(pair.name)):  # the run-to-run spread of ours, in fresh processes too
             print(f"[seeds] {pair.name}: ours from seed {seed} in a fresh process ...", flush=True)
             rows.append(_subprocess(pair, "ours", options, seed))
             print(f"[seeds]   {_describe(rows[-1])}", flush=True)
