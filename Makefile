@@ -41,8 +41,8 @@ release: setup      ## regenerate the student release labs/ from solutions/
 check-release: setup
 	$(BIN)/python -m ci.check_release
 
-bench: setup        ## benchmarks into benchmarks/results.md (up to an hour); a subset: make bench ONLY=mnist
-	$(BIN)/python -m benchmarks $(if $(ONLY),--only $(ONLY))
+bench: setup        ## benchmarks into benchmarks/results.md (hours); a subset: make bench ONLY=mnist [BENCH_ARGS="--ours-repeats 3"]
+	$(BIN)/python -m benchmarks $(if $(ONLY),--only $(ONLY)) $(BENCH_ARGS)
 
 grade: setup        ## grade a folder or zip of submissions: make grade LAB=mnist-cnn SUBMISSIONS=path
 	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LAB=<lab> SUBMISSIONS=<folder or zip>"; exit 2; }

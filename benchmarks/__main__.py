@@ -122,12 +122,12 @@ def main(argv: list[str] | None = None) -> int:
             if value < 1:
                 parser.error(f"--{name.replace('_', '-')} must be at least 1")
             setattr(options, name, value)
-    for flag, everywhere, per_item in (("--submissions", "submissions", options.lab_submissions),
-                                       ("--ours-repeats", "ours_repeats", options.pair_ours_repeats)):
+    for flag, everywhere, per_item, name in (("--submissions", "submissions", options.lab_submissions, "LAB"),
+                                             ("--ours-repeats", "ours_repeats", options.pair_ours_repeats, "PAIR")):
         for value in getattr(args, everywhere):
             item, _, count = value.rpartition("=")
             if not count.isdigit() or int(count) < 1:
-                parser.error(f"{flag} {value}: expected N or NAME=N, N at least 1")
+                parser.error(f"{flag} {value}: expected N or {name}=N, N at least 1")
             if item:
                 per_item[item] = int(count)
             else:

@@ -44,8 +44,9 @@ its per-epoch validation), *process* the whole process (TensorFlow import, data,
 written: the seeds' `fit` mostly with Keras's progress bar (`verbose=1`), ours one line per epoch. Smoke runs
 (`--smoke`) keep the data loading and preparation but let every `fit`, `evaluate` and `predict` see only the
 first 256 examples, for one epoch, run eagerly (no graph tracing); they measure the quickest pair only.
-With `--ours-repeats N` (or `PAIR=N` for one pair), ours also trains from seeds 1 to N-1 (each in a fresh process), and a line under the
-table gives the run-to-run spread of ours and how far the seed's reported number lies from it.
+With `--ours-repeats N` (or `PAIR=N` for one pair), ours also trains from seeds 1 to N-1 (each in a fresh
+process), and a line under the table gives the run-to-run spread of ours and how far the seed's reported
+number lies from it.
 """
 SEED_CODE = Path(__file__).resolve().parent / "seed_code"
 MNIST_LAB = env.ROOT / "solutions" / "mnist-cnn" / "mnist-cnn.ipynb"
@@ -227,6 +228,9 @@ PAIRS = [
 def items(options: Options) -> list[str]:
     # The smoke run measures the quickest pair (each side imports TensorFlow afresh: about 10 s);
     # tests/test_benchmarks.py runs every pair's two sides in its own process, on a few examples.
+    unknown = sorted(set(options.pair_ours_repeats) - {p.name for p in PAIRS})
+    if unknown:
+        raise SystemExit(f"--ours-repeats {unknown[0]}=N: no such pair (pairs: {', '.join(p.name for p in PAIRS)})")
     return [p.name for p in (PAIRS[:1] if options.smoke else PAIRS)]
 
 

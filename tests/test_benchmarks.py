@@ -133,6 +133,18 @@ def test_grading_submissions_per_lab(capsys):
         bench.main(["--list", "--submissions", "nolab=3"])
 
 
+def test_ours_repeats_per_pair(capsys, monkeypatch):
+    with pytest.raises(SystemExit):
+        bench.main(["--list", "--ours-repeats", "keras-adadelta-mnist=0"])
+    assert "--ours-repeats keras-adadelta-mnist=0: expected N or PAIR=N" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="--ours-repeats nopair=N: no such pair"):
+        bench.main(["--list", "--ours-repeats", "nopair=3"])
+    seen = []
+    monkeypatch.setattr(seeds, "items", lambda options: seen.append(options) or [])
+    bench.main(["--list", "--ours-repeats", "2", "--ours-repeats", "keras-adadelta-mnist=3"])
+    assert seen[0].ours_repeats_of("keras-adadelta-mnist") == 3 and seen[0].ours_repeats_of("listing-6.7") == 2
+
+
 def test_a_store_that_is_not_ours_is_refused(tmp_path):
     (tmp_path / report.STORE).write_text(json.dumps({"rows": []}))
     with pytest.raises(ValueError, match="not a benchmark results store"):
