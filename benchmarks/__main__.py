@@ -1,5 +1,6 @@
 """python -m benchmarks [--only SELECTOR[,SELECTOR...]] [--smoke] [--out DIR] [--list] [--render]
                        [--submissions N|LAB=N ...] [--no-dask] [--ours-repeats N|PAIR=N ...]
+                       [--ablation-seeds N]
                        [--merge RESULTS_JSON [--label LABEL]]
 
 A selector is a section (accuracy, ablation, seeds, speed, budget, grading), ``section:text`` (that section's items
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ours-repeats", action="append", default=[], metavar="N|PAIR=N",
                         help="seeds: train ours this many times (the notebook's seed, then seeds 1, 2, ...) for the "
                              "run-to-run spread: N for every pair, PAIR=N for one (repeatable, default 1)")
+    parser.add_argument("--ablation-seeds", type=int, help="ablation: train each row from seeds 1 to N (default 1)")
     parser.add_argument("--submissions", action="append", default=[], metavar="N|LAB=N",
                         help="submissions per method in the grading section: N for every lab, LAB=N for one "
                              "(repeatable, e.g. --submissions 100 --submissions mnist-cnn=12)")
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         options = Options.smoke_sizes(args.out or env.BUILD / "bench-smoke")
     else:
         options = Options(out_dir=args.out) if args.out else Options()
-    for name in ("repeats", "speed_images"):
+    for name in ("repeats", "speed_images", "ablation_seeds"):
         value = getattr(args, name)
         if value is not None:
             if value < 1:

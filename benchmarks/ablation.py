@@ -1,5 +1,5 @@
 """CIFAR-10 on 4,000 images: the cifar10 lab's recipe (``course.cifar_recipe``), and the same recipe
-without each of its ingredients, one training per row, so that every ingredient is justified by a
+without each of its ingredients, one training per row and seed, so that every ingredient is justified by a
 measurement on this machine."""
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ from benchmarks.options import Options
 NAME = "ablation"
 TITLE = "CIFAR-10 on 4,000 images: the recipe and its ablation"
 INTRO = """
-`course.cifar_recipe` (the recipe of the cifar10 lab's section on small training sets) trained from seed 1 on
-the first 4,000 training images of CIFAR-10 (all that the mirror has; no validation split) and measured on the
-1,000 test images of the mirror; then the same recipe with one ingredient taken away per row, everything else
-equal. *±* is one binomial standard error of the accuracy on the test images, sqrt(p(1-p)/n): an ingredient
-counts (**yes**) only when taking it away costs more than the recipe's ±. Test-time flips need no training of
-their own: their row is the recipe's own model, predicting each test image once. *seconds* is the time in
-`fit`. Smoke runs (`--smoke`) train a tiny network for one epoch on 256 images.
+`course.cifar_recipe` (the recipe of the cifar10 lab's section on small training sets) trained on the first
+4,000 training images of CIFAR-10 (all that the mirror has; no validation split) and measured on the 1,000
+test images of the mirror; then the same recipe with one ingredient taken away per row, everything else
+equal. Each row trains from seed 1 (`--ablation-seeds N`: from seeds 1 to N, the same for every row); *test
+accuracy* is the mean over its seeds, *by seed* each one. *±* is one binomial standard error of the accuracy
+on the test images, sqrt(p(1-p)/n). *change* is the row minus the recipe, averaged over the seeds both were
+trained from (a row and the recipe are compared seed by seed); an ingredient counts (**yes**) only when
+taking it away costs more than the recipe's ±. Test-time flips need no training of their own: their row is
+the recipe's own models, predicting each test image once. *seconds* is the time in `fit` (the mean over the
+seeds). Smoke runs (`--smoke`) train a tiny network for one epoch on 256 images.
 """
 RECIPE = "recipe"
 
@@ -52,22 +55,38 @@ def measure(selected: list[str], options: Options):
     from course import cifar_recipe, training
 
     recipe, train_images, train_labels, test_images, test_labels = _setting(options)
+    seeds = range(1, options.ablation_seeds + 1)
     for item in selected:
         ingredient = item.removeprefix("without-")
         trained = recipe if item == RECIPE else recipe.without(ingredient)
-        print(f"[ablation] {item}: training ({trained.epochs} epochs on {len(train_images):,} images) ...", flush=True)
-        keras.backend.clear_session()
-        result = cifar_recipe.train_and_evaluate(trained, train_images, train_labels, test_images, test_labels,
-                                                 seed=options.ablation_seed, verbose=2)
-        row = {"name": item, "test_accuracy": result["test_accuracy"], "seconds": round(result["seconds"], 1),
-               "parameters": result["parameters"], "epochs": trained.epochs, "train_images": len(train_images),
-               "test_images": len(test_images), "seed": options.ablation_seed}
-        rows = [row]
+        results = {}
+        for seed in seeds:
+            print(f"[ablation] {item}, seed {seed}: training ({trained.epochs} epochs on {len(train_images):,} "
+                  "images) ...", flush=True)
+            keras.backend.clear_session()
+            results[seed] = cifar_recipe.train_and_evaluate(trained, train_images, train_labels, test_images,
+                                                            test_labels, seed=seed, verbose=2)
+            print(f"[ablation] {item}, seed {seed}: test accuracy {results[seed]['test_accuracy']:.4f} in "
+                  f"{results[seed]['seconds']:.0f} s", flush=True)
+        first = results[seeds[0]]
+        common = {"seconds": round(sum(r["seconds"] for r in results.values()) / len(results), 1),
+                  "parameters": first["parameters"], "epochs": trained.epochs, "train_images": len(train_images),
+                  "test_images": len(test_images)}
+        rows = [_row(item, {seed: r["test_accuracy"] for seed, r in results.items()}, common)]
         if item == RECIPE:
-            rows.append({**row, "name": "without-test_time_flips",
-                         "test_accuracy": result["test_accuracy_without_flips"]})
-        print(f"[ablation] {item}: test accuracy {row['test_accuracy']:.4f} in {row['seconds']:.0f} s", flush=True)
+            rows.append(_row("without-test_time_flips",
+                             {seed: r["test_accuracy_without_flips"] for seed, r in results.items()}, common))
         yield item, {"rows": rows, "meta": {"hardware": training.hardware_summary()}}
+
+
+def _row(name: str, by_seed: dict[int, float], common: dict) -> dict:
+    return {"name": name, "test_accuracy": sum(by_seed.values()) / len(by_seed),
+            "accuracies": {str(seed): accuracy for seed, accuracy in by_seed.items()}, **common}
+
+
+def _by_seed(row: dict) -> dict[str, float]:
+    # Rows stored before --ablation-seeds hold one seed.
+    return row.get("accuracies") or {str(row["seed"]): row["test_accuracy"]}
 
 
 def _rows(entries: dict) -> list[tuple[dict, str]]:
@@ -85,16 +104,33 @@ def markdown(entries: dict) -> str:
         ingredient = row["name"].removeprefix("without-")
         change = counts = ""
         if recipe is not None and row is not recipe:
-            difference = row["test_accuracy"] - recipe["test_accuracy"]
-            change = f"{difference:+.4f}"
-            counts = "**yes**" if -difference > binomial_interval(recipe["test_accuracy"], recipe["test_images"]) else "no"
+            paired = _paired_change(row, recipe)
+            if paired is not None:
+                difference, recipe_accuracy = paired
+                change = f"{difference:+.4f}"
+                counts = "**yes**" if -difference > binomial_interval(recipe_accuracy, recipe["test_images"]) else "no"
+            else:
+                change = "no common seed"
         what = "the recipe" if row is recipe else INGREDIENTS.get(ingredient, "")
         seconds = "" if ingredient == "test_time_flips" else f"{row['seconds']:.0f}"
-        body.append([f"`{row['name']}`", what, f"{row['test_accuracy']:.4f} ± {interval:.3f}", change, counts,
-                     seconds, f"{row['parameters']:,}", f"{row['epochs']} x {row['train_images']:,}", run])
-    table = report.table(["row", "what changes", "test accuracy", "change", "counts", "seconds", "parameters",
-                          "epochs x images", "run"], body, {"test accuracy", "change", "seconds", "parameters"})
+        by_seed = ", ".join(f"{seed}: {accuracy:.3f}" for seed, accuracy in sorted(_by_seed(row).items()))
+        body.append([f"`{row['name']}`", what, f"{row['test_accuracy']:.4f} ± {interval:.3f}", by_seed, change,
+                     counts, seconds, f"{row['parameters']:,}", f"{row['epochs']} x {row['train_images']:,}", run])
+    table = report.table(["row", "what changes", "test accuracy", "by seed", "change", "counts", "seconds",
+                          "parameters", "epochs x images", "run"], body,
+                         {"test accuracy", "change", "seconds", "parameters"})
     return table
+
+
+def _paired_change(row: dict, recipe: dict) -> tuple[float, float] | None:
+    """The row minus the recipe, averaged over the seeds both trained from, and the recipe's mean on those
+    seeds; None when they share no seed."""
+    mine, theirs = _by_seed(row), _by_seed(recipe)
+    common = sorted(set(mine) & set(theirs))
+    if not common:
+        return None
+    recipe_accuracy = sum(theirs[seed] for seed in common) / len(common)
+    return sum(mine[seed] for seed in common) / len(common) - recipe_accuracy, recipe_accuracy
 
 
 def plot(entries: dict, path: Path) -> bool:

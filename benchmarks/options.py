@@ -34,8 +34,9 @@ class Options:
     # per pair where pair_ours_repeats names it (--ours-repeats PAIR=N).
     ours_repeats: int = 1
     pair_ours_repeats: dict = field(default_factory=dict)
-    # CIFAR-10 ablation: the seed every row trains from (the same for all rows, so they differ by one ingredient).
-    ablation_seed: int = 1
+    # CIFAR-10 ablation: every row trains from seeds 1 to N (the same seeds for all rows, so that rows differ by
+    # one ingredient and are compared seed by seed).
+    ablation_seeds: int = 1
     # Full-mode notebooks train for minutes per cell on a CPU (also the limit of one side in the seeds section).
     cell_timeout: int = 4 * 3600
 

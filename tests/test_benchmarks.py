@@ -302,3 +302,23 @@ def test_ours_trains_from_the_seed_it_is_given(tmp_path):
     result = tmp_path / "result.json"
     assert seeds.main(["chollet-5.1-mnist", "ours", str(result), "--examples", "16", "--seed", "3"]) == 0
     assert json.loads(result.read_text())["examples"] == 16
+
+
+def test_ablation_rows_are_compared_with_the_recipe_seed_by_seed():
+    from benchmarks import ablation
+
+    common = {"seconds": 300.0, "parameters": 414074, "epochs": 60, "train_images": 4000, "test_images": 1000}
+    entries = {
+        "recipe": {"run": "B", "rows": [ablation._row("recipe", {1: 0.740, 2: 0.760}, common),
+                                        ablation._row("without-test_time_flips", {1: 0.700, 2: 0.730}, common)]},
+        # a row stored before --ablation-seeds: one seed, the recipe's first
+        "without-residual": {"run": "A", "rows": [{"name": "without-residual", "test_accuracy": 0.764, "seed": 1,
+                                                   **common}]},
+        "without-schedule": {"run": "C", "rows": [ablation._row("without-schedule", {3: 0.5}, common)]},
+    }
+    lines = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[1:-1]]
+             for line in ablation.markdown(entries).splitlines()[2:]}
+    assert lines["`recipe`"][2:4] == ["0.7500 ± 0.014", "1: 0.740, 2: 0.760"]
+    assert lines["`without-test_time_flips`"][4:6] == ["-0.0350", "**yes**"]  # (-0.04 - 0.03) / 2
+    assert lines["`without-residual`"][4:6] == ["+0.0240", "no"]  # against the recipe's seed 1 only
+    assert lines["`without-schedule`"][4] == "no common seed"
