@@ -14,14 +14,15 @@ TITLE = "CIFAR-10 on 4,000 images: the recipe and its ablation"
 INTRO = """
 `course.cifar_recipe` (the recipe of the cifar10 lab's section on small training sets) trained on the first
 4,000 training images of CIFAR-10 (all that the mirror has; no validation split) and measured on the 1,000
-test images of the mirror; then the same recipe with one ingredient taken away per row, everything else
-equal. Each row trains from seed 1 (`--ablation-seeds N`: from seeds 1 to N, the same for every row); *test
-accuracy* is the mean over its seeds, *by seed* each one. *±* is one binomial standard error of the accuracy
-on the test images, sqrt(p(1-p)/n). *change* is the row minus the recipe, averaged over the seeds both were
-trained from (a row and the recipe are compared seed by seed); an ingredient counts (**yes**) only when
-taking it away costs more than the recipe's ±. Test-time flips need no training of their own: their row is
-the recipe's own models, predicting each test image once. *seconds* is the time in `fit` (the mean over the
-seeds). Smoke runs (`--smoke`) train a tiny network for one epoch on 256 images.
+test images of the mirror; then the same recipe with one ingredient taken away per row, everything else equal.
+Each row trains from seed 1 (`--ablation-seeds N`: from seeds 1 to N, the same for every row); *test accuracy*
+is the mean over its seeds, *by seed* each one. *±* is one binomial standard error of the accuracy on the test
+images, sqrt(p(1-p)/n). *change* is the row minus the recipe, averaged over the seeds both were trained from
+(a row and the recipe are compared seed by seed); an ingredient counts (**yes**) only when taking it away
+costs more than the recipe's ±, and the recipe is *better without* it when taking it away gains more than
+that. Test-time flips need no training of their own: their row is the recipe's own models, predicting each
+test image once. *seconds* is the time in `fit` (the mean over the seeds). Smoke runs (`--smoke`) train a tiny
+network for one epoch on 256 images.
 """
 RECIPE = "recipe"
 
@@ -108,7 +109,9 @@ def markdown(entries: dict) -> str:
             if paired is not None:
                 difference, recipe_accuracy = paired
                 change = f"{difference:+.4f}"
-                counts = "**yes**" if -difference > binomial_interval(recipe_accuracy, recipe["test_images"]) else "no"
+                interval_of_recipe = binomial_interval(recipe_accuracy, recipe["test_images"])
+                counts = ("**yes**" if -difference > interval_of_recipe
+                          else "no: better without" if difference > interval_of_recipe else "no")
             else:
                 change = "no common seed"
         what = "the recipe" if row is recipe else INGREDIENTS.get(ingredient, "")

@@ -320,5 +320,5 @@ def test_ablation_rows_are_compared_with_the_recipe_seed_by_seed():
              for line in ablation.markdown(entries).splitlines()[2:]}
     assert lines["`recipe`"][2:4] == ["0.7500 ± 0.014", "1: 0.740, 2: 0.760"]
     assert lines["`without-test_time_flips`"][4:6] == ["-0.0350", "**yes**"]  # (-0.04 - 0.03) / 2
-    assert lines["`without-residual`"][4:6] == ["+0.0240", "no"]  # against the recipe's seed 1 only
+    assert lines["`without-residual`"][4:6] == ["+0.0240", "no: better without"]  # against the recipe's seed 1 only
     assert lines["`without-schedule`"][4] == "no common seed"
